@@ -1,0 +1,42 @@
+// Prometheus metrics (prometheus-cpp stays inside metrics.cpp).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace o2gw {
+
+struct Change;
+struct AdapterState;
+enum class Kind;
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // `route` must outlive the process (router templates and literals do).
+  void observe_request(std::string_view route, std::string_view method, int status, double seconds);
+  void add_in_flight(int delta);
+  void count_change(const Change& c);
+  void count_rejected_connection_request(std::string_view reason);  // 400/413/431 before routing
+  void set_inventory_count(Kind kind, double n);
+  void set_inventory_conflicts(double n);
+  void set_adapter_states(const std::vector<AdapterState>& states);
+  void set_ready(bool ready);
+
+  // Runs before each scrape to refresh gauges that are cheaper to read than to track.
+  void set_collect_hook(std::function<void()> hook);
+  [[nodiscard]] std::string render();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace o2gw

@@ -1,0 +1,195 @@
+// O2-IMS Infrastructure Inventory API, served under /v1 and /v2 from the cache.
+#include <nlohmann/json.hpp>
+
+#include "o2gw/api.hpp"
+#include "o2gw/inventory.hpp"
+#include "o2gw/problem.hpp"
+#include "o2gw/uuid.hpp"
+
+namespace o2gw {
+
+namespace {
+
+http::Response json_response(std::string body) {
+  http::Response r;
+  r.body = std::move(body);
+  return r;
+}
+
+// globalLocationId is assigned by the SMO and has no defined syntax: accept any
+// bounded string without control characters (the path arrives percent-decoded).
+bool valid_location_id(std::string_view id) {
+  if (id.empty() || id.size() > 256) return false;
+  for (char c : id) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return false;
+  }
+  return true;
+}
+
+// Returns a 400 response when the id is malformed, otherwise nothing.
+bool check_uuid(const http::Request& req, std::string_view param, const std::string& value, http::Response& out) {
+  if (is_uuid(value)) return true;
+  out = problem_response(req, 400, std::string(param) + " '" + value + "' is not a valid UUID");
+  return false;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+http::Response list_of(const InventoryCache& cache, Kind kind) {
+  std::string body;
+  body.reserve(2 + cache.count(kind) * 256);
+  body.push_back('[');
+  cache.visit(kind, [&](const InventoryObject& o) {
+    if (body.size() > 1) body.push_back(',');
+    body.append(o.json);
+  });
+  body.push_back(']');
+  return json_response(std::move(body));
+}
+
+struct Collection {
+  std::string_view path;   // "resourceTypes"
+  std::string_view param;  // "resourceTypeId"
+  Kind kind;
+  bool uuid_ids;
+  std::string_view noun;  // "resource type", for 404 details
+};
+
+constexpr Collection kCollections[] = {
+    {"resourceTypes", "resourceTypeId", Kind::resource_type, true, "resource type"},
+    {"alarmDictionaries", "alarmDictionaryId", Kind::alarm_dictionary, true, "alarm dictionary"},
+    {"resourcePools", "resourcePoolId", Kind::resource_pool, true, "resource pool"},
+    {"deploymentManagers", "deploymentManagerId", Kind::deployment_manager, true, "deployment manager"},
+    {"locations", "globalLocationId", Kind::location, false, "location"},
+    {"oCloudSites", "oCloudSiteId", Kind::ocloud_site, true, "O-Cloud site"},
+};
+
+std::string ocloud_json(const Config& cfg) {
+  std::string uri = cfg.ocloud.service_uri;
+  if (uri.empty()) {
+    std::string host = cfg.server.listen_address;
+    if (host == "0.0.0.0" || host == "::") host = "localhost";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";  // IPv6 literal in a URI
+    uri = "http://" + host + ":" + std::to_string(cfg.server.port);
+  }
+  nlohmann::json j = {
+      {"oCloudId", cfg.ocloud.id},         {"globalCloudId", cfg.ocloud.global_cloud_id},
+      {"name", cfg.ocloud.name},           {"description", cfg.ocloud.description},
+      {"serviceUri", uri},                 {"extensions", cfg.ocloud.extensions},
+  };
+  return j.dump();
+}
+
+}  // namespace
+
+void register_inventory_api(Router& router, const ApiContext& ctx) {
+  InventoryCache* cache = ctx.inventory;
+  const std::string root(kInventoryApiRoot);
+  using http::Method;
+
+  std::string all_versions = nlohmann::json{{"uriPrefix", root},
+                                            {"apiVersions", {{{"version", "1.0.0"}}, {{"version", "2.0.0"}}}}}
+                                 .dump();
+  router.add(Method::get, root + "/api_versions",
+             [all_versions](const http::Request&, const PathParams&) { return json_response(all_versions); });
+
+  std::string ocloud = ocloud_json(*ctx.config);
+  for (const auto& [major, version] : {std::pair{"v1", "1.0.0"}, std::pair{"v2", "2.0.0"}}) {
+    const std::string base = root + "/" + major;
+    std::string versions =
+        nlohmann::json{{"uriPrefix", base}, {"apiVersions", {{{"version", version}}}}}.dump();
+    router.add(Method::get, base + "/api_versions",
+               [versions](const http::Request&, const PathParams&) { return json_response(versions); });
+    router.add(Method::get, base, [ocloud](const http::Request&, const PathParams&) { return json_response(ocloud); });
+
+    for (const Collection& col : kCollections) {
+      const std::string list_path = base + "/" + std::string(col.path);
+      router.add(Method::get, list_path,
+                 [cache, col](const http::Request&, const PathParams&) { return list_of(*cache, col.kind); });
+      router.add(Method::get, list_path + "/{" + std::string(col.param) + "}",
+                 [cache, col](const http::Request& req, const PathParams& p) {
+                   std::string id = p.get(col.param);
+                   http::Response bad;
+                   if (col.uuid_ids) {
+                     if (!check_uuid(req, col.param, id, bad)) return bad;
+                     id = lower(std::move(id));
+                   } else if (!valid_location_id(id)) {
+                     return problem_response(req, 400, std::string(col.param) + " '" + id +
+                                                           "' is not a valid identifier");
+                   }
+                   auto obj = cache->get(col.kind, id);
+                   if (!obj) {
+                     return problem_response(req, 404, "no " + std::string(col.noun) + " with " +
+                                                           std::string(col.param) + " " + id);
+                   }
+                   return json_response(obj->json);
+                 });
+    }
+
+    router.add(Method::get, base + "/resourceTypes/{resourceTypeId}/alarmDictionary",
+               [cache](const http::Request& req, const PathParams& p) {
+                 std::string id = p.get("resourceTypeId");
+                 http::Response bad;
+                 if (!check_uuid(req, "resourceTypeId", id, bad)) return bad;
+                 auto type = cache->get(Kind::resource_type, lower(id));
+                 if (!type) return problem_response(req, 404, "no resource type with resourceTypeId " + id);
+                 auto dict_id = type->doc.find("alarmDictionaryId");
+                 if (dict_id == type->doc.end() || !dict_id->is_string()) {
+                   return problem_response(req, 404, "resource type " + id + " has no alarm dictionary");
+                 }
+                 auto dict = cache->get(Kind::alarm_dictionary, dict_id->get<std::string>());
+                 if (!dict) return problem_response(req, 404, "the alarm dictionary of resource type " + id +
+                                                                  " is not in the inventory");
+                 return json_response(dict->json);
+               });
+
+    const std::string resources = base + "/resourcePools/{resourcePoolId}/resources";
+    router.add(Method::get, resources, [cache](const http::Request& req, const PathParams& p) {
+      std::string pool = p.get("resourcePoolId");
+      http::Response bad;
+      if (!check_uuid(req, "resourcePoolId", pool, bad)) return bad;
+      pool = lower(std::move(pool));
+      if (!cache->get(Kind::resource_pool, pool)) {
+        return problem_response(req, 404, "no resource pool with resourcePoolId " + pool);
+      }
+      std::string body = "[";
+      cache->visit_children(Kind::resource, pool, [&](const InventoryObject& o) {
+        if (body.size() > 1) body.push_back(',');
+        body.append(o.json);
+      });
+      body.push_back(']');
+      return json_response(std::move(body));
+    });
+    router.add(Method::get, resources + "/{resourceId}", [cache](const http::Request& req, const PathParams& p) {
+      std::string pool = p.get("resourcePoolId");
+      std::string id = p.get("resourceId");
+      http::Response bad;
+      if (!check_uuid(req, "resourcePoolId", pool, bad) || !check_uuid(req, "resourceId", id, bad)) return bad;
+      pool = lower(std::move(pool));
+      id = lower(std::move(id));
+      auto obj = cache->get(Kind::resource, id);
+      if (!obj || obj->parent_id != pool) {
+        if (!cache->get(Kind::resource_pool, pool)) {
+          return problem_response(req, 404, "no resource pool with resourcePoolId " + pool);
+        }
+        return problem_response(req, 404, "no resource with resourceId " + id + " in resource pool " + pool);
+      }
+      return json_response(obj->json);
+    });
+
+    // Subscriptions arrive with the event pipeline (a later issue); until then, say so clearly.
+    auto not_yet = [](const http::Request& req, const PathParams&) {
+      return problem_response(req, 501, "inventory subscriptions are not implemented yet in this o2gw version");
+    };
+    router.add(Method::get, base + "/subscriptions", not_yet);
+    router.add(Method::post, base + "/subscriptions", not_yet);
+    router.add(Method::get, base + "/subscriptions/{subscriptionId}", not_yet);
+    router.add(Method::del, base + "/subscriptions/{subscriptionId}", not_yet);
+  }
+}
+
+}  // namespace o2gw

@@ -1,0 +1,392 @@
+#include "o2gw/config.hpp"
+
+#include <arpa/inet.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include "o2gw/uuid.hpp"
+
+namespace o2gw {
+
+namespace {
+
+nlohmann::json scalar_to_json(const YAML::Node& n) {
+  const std::string& s = n.Scalar();
+  // Quoted scalars stay strings; plain scalars are typed the way YAML 1.2 core does.
+  if (n.Tag() == "!") return s;
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  if (s == "null" || s == "~" || s.empty()) return nullptr;
+  if (!s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-' || s[0] == '+')) {
+    std::size_t pos = 0;
+    try {
+      long long v = std::stoll(s, &pos);
+      if (pos == s.size()) return v;
+    } catch (...) {
+    }
+    try {
+      double d = std::stod(s, &pos);
+      if (pos == s.size()) return d;
+    } catch (...) {
+    }
+  }
+  return s;
+}
+
+nlohmann::json node_to_json(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return nullptr;
+    case YAML::NodeType::Scalar:
+      return scalar_to_json(n);
+    case YAML::NodeType::Sequence: {
+      auto arr = nlohmann::json::array();
+      for (const auto& item : n) arr.push_back(node_to_json(item));
+      return arr;
+    }
+    case YAML::NodeType::Map: {
+      auto obj = nlohmann::json::object();
+      for (const auto& kv : n) {
+        std::string key = kv.first.as<std::string>();
+        if (obj.contains(key)) {
+          throw ConfigError(key, "duplicate key at line " + std::to_string(kv.first.Mark().line + 1));
+        }
+        obj[key] = node_to_json(kv.second);
+      }
+      return obj;
+    }
+  }
+  return nullptr;
+}
+
+std::string type_name(const nlohmann::json& j) {
+  if (j.is_string()) return "a string";
+  if (j.is_boolean()) return "a boolean";
+  if (j.is_number()) return "a number";
+  if (j.is_array()) return "a list";
+  if (j.is_object()) return "a mapping";
+  return "null";
+}
+
+std::chrono::milliseconds ms(std::int64_t v) { return std::chrono::milliseconds(v); }
+
+}  // namespace
+
+std::string_view category_name(Category c) {
+  switch (c) {
+    case Category::ims: return "ims";
+    case Category::dms: return "dms";
+    case Category::smo: return "smo";
+  }
+  return "unknown";
+}
+
+nlohmann::json yaml_to_json(const std::string& text, const std::string& origin) {
+  try {
+    YAML::Node root = YAML::Load(text);
+    return node_to_json(root);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(origin + ":" + std::to_string(e.mark.line + 1), e.msg);
+  }
+}
+
+SectionReader::SectionReader(const nlohmann::json& section, std::string prefix)
+    : section_(section.is_null() ? nlohmann::json::object() : section), prefix_(std::move(prefix)) {
+  if (!section_.is_object()) {
+    throw ConfigError(prefix_.empty() ? "(root)" : prefix_,
+                      "must be a mapping, not " + type_name(section_));
+  }
+}
+
+std::string SectionReader::path(const std::string& key) const {
+  return prefix_.empty() ? key : prefix_ + "." + key;
+}
+
+bool SectionReader::has(const std::string& key) const {
+  return section_.contains(key) && !section_.at(key).is_null();
+}
+
+const nlohmann::json* SectionReader::find(const std::string& key) {
+  seen_.push_back(key);
+  auto it = section_.find(key);
+  if (it == section_.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::string SectionReader::string(const std::string& key, std::optional<std::string> def) {
+  const auto* v = find(key);
+  if (v == nullptr) {
+    if (def) return *def;
+    throw ConfigError(path(key), "is required");
+  }
+  if (v->is_string()) return v->get<std::string>();
+  if (v->is_number_integer()) return std::to_string(v->get<std::int64_t>());
+  throw ConfigError(path(key), "must be a string, not " + type_name(*v));
+}
+
+std::int64_t SectionReader::integer(const std::string& key, std::optional<std::int64_t> def,
+                                    std::int64_t min, std::int64_t max) {
+  const auto* v = find(key);
+  std::int64_t out = 0;
+  if (v == nullptr) {
+    if (!def) throw ConfigError(path(key), "is required");
+    out = *def;
+  } else if (v->is_number_integer()) {
+    out = v->get<std::int64_t>();
+  } else if (v->is_string()) {
+    // Environment overrides arrive as strings.
+    const auto& s = v->get_ref<const std::string&>();
+    std::size_t pos = 0;
+    try {
+      out = std::stoll(s, &pos);
+    } catch (...) {
+      pos = 0;
+    }
+    if (pos == 0 || pos != s.size()) throw ConfigError(path(key), "must be an integer, not '" + s + "'");
+  } else {
+    throw ConfigError(path(key), "must be an integer, not " + type_name(*v));
+  }
+  if (out < min || out > max) {
+    throw ConfigError(path(key), "must be between " + std::to_string(min) + " and " +
+                                     std::to_string(max) + ", got " + std::to_string(out));
+  }
+  return out;
+}
+
+bool SectionReader::boolean(const std::string& key, std::optional<bool> def) {
+  const auto* v = find(key);
+  if (v == nullptr) {
+    if (def) return *def;
+    throw ConfigError(path(key), "is required");
+  }
+  if (v->is_boolean()) return v->get<bool>();
+  if (v->is_string()) {
+    const auto& s = v->get_ref<const std::string&>();
+    if (s == "true" || s == "1") return true;
+    if (s == "false" || s == "0") return false;
+  }
+  throw ConfigError(path(key), "must be true or false");
+}
+
+nlohmann::json SectionReader::object(const std::string& key) {
+  const auto* v = find(key);
+  if (v == nullptr) return nlohmann::json::object();
+  if (!v->is_object()) throw ConfigError(path(key), "must be a mapping, not " + type_name(*v));
+  return *v;
+}
+
+nlohmann::json SectionReader::array(const std::string& key) {
+  const auto* v = find(key);
+  if (v == nullptr) return nlohmann::json::array();
+  if (!v->is_array()) throw ConfigError(path(key), "must be a list, not " + type_name(*v));
+  return *v;
+}
+
+void SectionReader::finish() const {
+  for (const auto& [key, value] : section_.items()) {
+    if (std::find(seen_.begin(), seen_.end(), key) == seen_.end()) {
+      throw ConfigError(path(key), "unknown key");
+    }
+  }
+}
+
+nlohmann::json default_config_document() {
+  return nlohmann::json::parse(R"({
+    "server": {"listen": "0.0.0.0:8080"},
+    "ocloud": {"name": "o2gw-example-ocloud",
+               "description": "Example O-Cloud served by o2gw from the embedded file inventory"},
+    "adapters": [
+      {"name": "example-file", "category": "ims", "type": "file", "priority": 100,
+       "config": {"path": "deploy/inventory/example-inventory.yaml"}}
+    ]
+  })");
+}
+
+namespace {
+
+// O2GW_SERVER__LIMITS__HEADER_BYTES=32768 sets server.limits.header_bytes.
+// Lists are indexed: O2GW_ADAPTERS__0__CONFIG__PATH=/x.yaml.
+void apply_env(nlohmann::json& doc, char** env) {
+  if (env == nullptr) return;
+  constexpr std::string_view kPrefix = "O2GW_";
+  for (char** e = env; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    if (entry.substr(0, kPrefix.size()) != kPrefix) continue;
+    auto eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string name(entry.substr(kPrefix.size(), eq - kPrefix.size()));
+    std::string value(entry.substr(eq + 1));
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    // Only variables naming a top-level section are ours: Kubernetes injects
+    // O2GW_SERVICE_HOST, O2GW_PORT... for a Service called o2gw, and those must not fail start-up.
+    static constexpr std::string_view kSections[] = {"server", "ocloud", "log", "data_dir", "registry", "adapters"};
+    std::string_view head = std::string_view(name).substr(0, name.find("__"));
+    if (std::find(std::begin(kSections), std::end(kSections), head) == std::end(kSections)) continue;
+    std::vector<std::string> parts;
+    for (std::size_t pos = 0;;) {
+      auto sep = name.find("__", pos);
+      parts.push_back(name.substr(pos, sep == std::string::npos ? std::string::npos : sep - pos));
+      if (sep == std::string::npos) break;
+      pos = sep + 2;
+    }
+    nlohmann::json* node = &doc;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      const auto& p = parts[i];
+      bool last = i + 1 == parts.size();
+      bool index = !p.empty() && std::all_of(p.begin(), p.end(), ::isdigit);
+      if (index && node->is_array()) {
+        std::size_t n = std::stoul(p);
+        if (n >= node->size()) throw ConfigError("O2GW_" + name, "list index " + p + " out of range");
+        node = &(*node)[n];
+      } else {
+        if (!node->is_object() && !node->is_null()) {
+          throw ConfigError("O2GW_" + name, "does not name a mapping key");
+        }
+        node = &(*node)[p];
+      }
+      if (last) *node = value;
+    }
+  }
+}
+
+std::pair<std::string, std::uint16_t> split_listen(const std::string& listen, const std::string& key) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) throw ConfigError(key, "must be host:port, got '" + listen + "'");
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::string port = listen.substr(colon + 1);
+  std::size_t pos = 0;
+  unsigned long p = 0;
+  try {
+    p = std::stoul(port, &pos);
+  } catch (...) {
+    pos = 0;
+  }
+  if (pos == 0 || pos != port.size() || p > 65535) {
+    throw ConfigError(key, "port must be 0..65535, got '" + port + "'");
+  }
+  if (host.empty()) host = "0.0.0.0";
+  in6_addr v6{};
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) != 1 && inet_pton(AF_INET6, host.c_str(), &v6) != 1) {
+    throw ConfigError(key, "host must be an IPv4 or IPv6 address (not a name), got '" + host + "'");
+  }
+  return {host, static_cast<std::uint16_t>(p)};
+}
+
+}  // namespace
+
+Config parse_config(const nlohmann::json& doc) {
+  Config cfg;
+  SectionReader root(doc, "");
+
+  SectionReader server(root.object("server"), "server");
+  std::tie(cfg.server.listen_address, cfg.server.port) =
+      split_listen(server.string("listen", "0.0.0.0:8080"), "server.listen");
+  cfg.server.threads = static_cast<unsigned>(server.integer("threads", 0, 0, 256));
+  cfg.server.access_log = server.boolean("access_log", true);
+  cfg.server.shutdown_grace = ms(server.integer("shutdown_grace_ms", 10000, 0, 600000));
+  SectionReader limits(server.object("limits"), "server.limits");
+  cfg.server.header_limit = static_cast<std::size_t>(limits.integer("header_bytes", 16384, 1024, 1 << 20));
+  cfg.server.body_limit = static_cast<std::size_t>(limits.integer("body_bytes", 1 << 20, 0, 1LL << 30));
+  limits.finish();
+  SectionReader timeouts(server.object("timeouts"), "server.timeouts");
+  cfg.server.header_timeout = ms(timeouts.integer("header_ms", 10000, 10, 3600000));
+  cfg.server.body_timeout = ms(timeouts.integer("body_ms", 30000, 10, 3600000));
+  cfg.server.idle_timeout = ms(timeouts.integer("idle_ms", 60000, 10, 3600000));
+  cfg.server.write_timeout = ms(timeouts.integer("write_ms", 30000, 10, 3600000));
+  timeouts.finish();
+  server.finish();
+
+  SectionReader ocloud(root.object("ocloud"), "ocloud");
+  cfg.ocloud.name = ocloud.string("name", cfg.ocloud.name);
+  cfg.ocloud.description = ocloud.string("description", cfg.ocloud.description);
+  cfg.ocloud.id = ocloud.string("id", "");
+  if (cfg.ocloud.id.empty()) {
+    // Stable across restarts: derived from the configured name under o2gw's namespace.
+    static const Uuid kO2gwNamespace = *Uuid::parse("6f2a8c1e-0b7d-5e43-9a61-2c4d8e0f7b35");
+    cfg.ocloud.id = Uuid::v5(kO2gwNamespace, "ocloud/" + cfg.ocloud.name).str();
+  } else if (!is_uuid(cfg.ocloud.id)) {
+    throw ConfigError("ocloud.id", "must be a UUID, got '" + cfg.ocloud.id + "'");
+  }
+  cfg.ocloud.global_cloud_id = ocloud.string("global_cloud_id", "00000000-0000-0000-0000-000000000000");
+  if (!is_uuid(cfg.ocloud.global_cloud_id)) {
+    throw ConfigError("ocloud.global_cloud_id", "must be a UUID, got '" + cfg.ocloud.global_cloud_id + "'");
+  }
+  cfg.ocloud.service_uri = ocloud.string("service_uri", "");
+  cfg.ocloud.extensions = ocloud.object("extensions");
+  ocloud.finish();
+
+  SectionReader log(root.object("log"), "log");
+  cfg.log_level = log.string("level", "info");
+  static const std::vector<std::string> kLevels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (std::find(kLevels.begin(), kLevels.end(), cfg.log_level) == kLevels.end()) {
+    throw ConfigError("log.level", "must be one of trace, debug, info, warn, error, critical, off");
+  }
+  log.finish();
+
+  cfg.data_dir = root.string("data_dir", "data");
+
+  SectionReader registry(root.object("registry"), "registry");
+  cfg.health_interval = ms(registry.integer("health_interval_ms", 5000, 100, 3600000));
+  registry.finish();
+
+  auto adapters = root.array("adapters");
+  for (std::size_t i = 0; i < adapters.size(); ++i) {
+    std::string key = "adapters[" + std::to_string(i) + "]";
+    SectionReader a(adapters[i], key);
+    AdapterSpec spec;
+    spec.key = key;
+    spec.name = a.string("name");
+    if (spec.name.empty()) throw ConfigError(a.path("name"), "must not be empty");
+    std::string cat = a.string("category", "ims");
+    if (cat == "ims") {
+      spec.category = Category::ims;
+    } else if (cat == "dms") {
+      spec.category = Category::dms;
+    } else if (cat == "smo") {
+      spec.category = Category::smo;
+    } else {
+      throw ConfigError(a.path("category"), "must be ims, dms or smo, got '" + cat + "'");
+    }
+    spec.type = a.string("type");
+    spec.priority = static_cast<int>(a.integer("priority", 100, 0, 1000000));
+    spec.enabled = a.boolean("enabled", true);
+    spec.config = a.object("config");
+    a.finish();
+    for (const auto& other : cfg.adapters) {
+      if (other.name == spec.name) throw ConfigError(a.path("name"), "duplicate adapter name '" + spec.name + "'");
+    }
+    cfg.adapters.push_back(std::move(spec));
+  }
+  root.finish();
+  return cfg;
+}
+
+Config load_config(const std::optional<std::filesystem::path>& path, char** environ_ptr) {
+  nlohmann::json doc;
+  std::string source = "built-in defaults";
+  if (path) {
+    std::ifstream in(*path);
+    if (!in) throw ConfigError(path->string(), "cannot open the file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    doc = yaml_to_json(ss.str(), path->string());
+    if (doc.is_null()) doc = nlohmann::json::object();
+    source = path->string();
+  } else {
+    doc = default_config_document();
+  }
+  apply_env(doc, environ_ptr);
+  Config cfg = parse_config(doc);
+  cfg.source = source;
+  return cfg;
+}
+
+}  // namespace o2gw

@@ -1,0 +1,239 @@
+// o2gw entry point: parse the command line, load the config, then wire the
+// components together. Reads as a wiring diagram; the logic lives elsewhere.
+#include <boost/program_options.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "o2gw/api.hpp"
+#include "o2gw/config.hpp"
+#include "o2gw/inventory.hpp"
+#include "o2gw/logging.hpp"
+#include "o2gw/metrics.hpp"
+#include "o2gw/registry.hpp"
+#include "o2gw/router.hpp"
+#include "o2gw/server.hpp"
+#include "o2gw/uuid.hpp"
+
+extern char** environ;
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr std::string_view kUsage = R"(usage: o2gw [check-config] [options]
+
+Serves the O-RAN O2-IMS API. With no options, serves the example inventory
+(deploy/inventory/example-inventory.yaml) on 0.0.0.0:8080.
+
+  check-config        validate the configuration (and every adapter section), then exit
+)";
+
+struct Flags {
+  bool check_only = false;
+  std::optional<std::filesystem::path> config;
+  std::optional<std::string> listen;
+  std::optional<std::string> inventory;
+  std::optional<std::string> data_dir;
+  std::optional<std::string> log_level;
+  std::optional<unsigned> threads;
+};
+
+// Returns an exit code when the process should stop (help, version, bad flags).
+std::optional<int> parse_flags(int argc, char** argv, Flags& flags) {
+  po::options_description opts("options");
+  opts.add_options()
+      ("help,h", "show this help")
+      ("version", "print the version")
+      ("config,c", po::value<std::string>(), "YAML configuration file (default: built-in defaults)")
+      ("listen,l", po::value<std::string>(), "address to listen on, host:port (overrides server.listen)")
+      ("inventory,i", po::value<std::string>(), "inventory YAML for the file adapter")
+      ("data-dir,d", po::value<std::string>(), "directory for persistent state (overrides data_dir)")
+      ("log-level", po::value<std::string>(), "trace, debug, info, warn, error, critical or off")
+      ("threads", po::value<unsigned>(), "I/O threads (0 = one per core)");
+  po::options_description hidden;
+  hidden.add_options()("command", po::value<std::string>());
+  po::options_description all;
+  all.add(opts).add(hidden);
+  po::positional_options_description pos;
+  pos.add("command", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "o2gw: " << e.what() << "\n" << kUsage << opts;
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << kUsage << opts;
+    return 0;
+  }
+  if (vm.count("version")) {
+    std::cout << "o2gw " << O2GW_VERSION << "\n";
+    return 0;
+  }
+  if (vm.count("command")) {
+    if (vm["command"].as<std::string>() != "check-config") {
+      std::cerr << "o2gw: unknown command '" << vm["command"].as<std::string>() << "'\n" << kUsage;
+      return 2;
+    }
+    flags.check_only = true;
+  }
+  if (vm.count("config")) flags.config = vm["config"].as<std::string>();
+  if (vm.count("listen")) flags.listen = vm["listen"].as<std::string>();
+  if (vm.count("inventory")) flags.inventory = vm["inventory"].as<std::string>();
+  if (vm.count("data-dir")) flags.data_dir = vm["data-dir"].as<std::string>();
+  if (vm.count("log-level")) flags.log_level = vm["log-level"].as<std::string>();
+  if (vm.count("threads")) flags.threads = vm["threads"].as<unsigned>();
+  return std::nullopt;
+}
+
+// Flags win over the file and the environment: they go into the document before validation.
+o2gw::Config load_with_flags(const Flags& flags) {
+  o2gw::Config base = o2gw::load_config(flags.config, environ);
+  if (flags.listen) {
+    auto colon = flags.listen->rfind(':');
+    if (colon == std::string::npos) throw o2gw::ConfigError("--listen", "must be host:port");
+    nlohmann::json probe = {{"server", {{"listen", *flags.listen}}}};
+    auto parsed = o2gw::parse_config(probe);
+    base.server.listen_address = parsed.server.listen_address;
+    base.server.port = parsed.server.port;
+  }
+  if (flags.threads) {
+    nlohmann::json probe = {{"server", {{"threads", *flags.threads}}}};
+    base.server.threads = o2gw::parse_config(probe).server.threads;
+  }
+  if (flags.data_dir) base.data_dir = *flags.data_dir;
+  if (flags.log_level) {
+    nlohmann::json probe = {{"log", {{"level", *flags.log_level}}}};
+    base.log_level = o2gw::parse_config(probe).log_level;
+  }
+  if (flags.inventory) {
+    bool replaced = false;
+    for (auto& a : base.adapters) {
+      if (a.category == o2gw::Category::ims && a.type == "file" && a.enabled) {
+        a.config["path"] = *flags.inventory;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) {
+      o2gw::AdapterSpec spec;
+      spec.name = "inventory-file";
+      spec.type = "file";
+      spec.key = "--inventory";
+      spec.config = {{"path", *flags.inventory}};
+      base.adapters.push_back(std::move(spec));
+    }
+  }
+  return base;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  if (auto rc = parse_flags(argc, argv, flags)) return *rc;
+
+  o2gw::Config cfg;
+  try {
+    cfg = load_with_flags(flags);
+    o2gw::Registry::validate(o2gw::FactoryTable::global(), cfg.adapters);
+  } catch (const o2gw::ConfigError& e) {
+    std::cerr << "o2gw: configuration error: " << e.key() << ": " << e.reason() << "\n";
+    return 2;
+  }
+  if (flags.check_only) {
+    std::cout << "configuration OK (" << cfg.source << "): " << cfg.adapters.size() << " adapter instance(s)\n";
+    return 0;
+  }
+
+  auto started = std::chrono::steady_clock::now();
+  o2gw::setup_logging(cfg.log_level);
+  spdlog::info("o2gw {} starting; config from {}; oCloudId {}", O2GW_VERSION, cfg.source, cfg.ocloud.id);
+  std::error_code dir_ec;
+  std::filesystem::create_directories(cfg.data_dir, dir_ec);
+  if (dir_ec) spdlog::warn("cannot create data directory {}: {}", cfg.data_dir.string(), dir_ec.message());
+
+  o2gw::Metrics metrics;
+  o2gw::InventoryCache inventory;
+  inventory.add_listener([&metrics](const o2gw::Change& c) { metrics.count_change(c); });
+
+  o2gw::Registry registry(o2gw::FactoryTable::global(),
+                          {*o2gw::Uuid::parse(cfg.ocloud.id), &inventory, cfg.data_dir});
+  registry.on_states([&metrics](const auto& states) { metrics.set_adapter_states(states); });
+  metrics.set_collect_hook([&] {
+    for (std::size_t k = 0; k < o2gw::kKindCount; ++k) {
+      auto kind = static_cast<o2gw::Kind>(k);
+      metrics.set_inventory_count(kind, static_cast<double>(inventory.count(kind)));
+    }
+    metrics.set_adapter_states(registry.states());
+    metrics.set_inventory_conflicts(static_cast<double>(inventory.conflicts()));
+  });
+
+  std::atomic<bool> shutting_down{false};
+  o2gw::Router router;
+  o2gw::ServerHooks hooks;
+  hooks.handle = [&router](const o2gw::http::Request& req) { return router.dispatch(req); };
+  bool access_log = cfg.server.access_log;
+  hooks.completed = [&metrics, access_log](const auto& req, const auto& res, double seconds, std::string_view peer) {
+    metrics.observe_request(res.route, o2gw::http::method_name(req.method), res.status, seconds);
+    if (access_log) o2gw::log_access(req, res, seconds, peer);
+  };
+  hooks.rejected = [&metrics](int status, std::string_view reason, std::string_view peer) {
+    metrics.count_rejected_connection_request(reason);
+    spdlog::info("rejected request from {}: {} ({})", peer, status, reason);
+  };
+  hooks.in_flight = [&metrics](int d) { metrics.add_in_flight(d); };
+  hooks.shutdown_started = [&] {
+    shutting_down = true;
+    metrics.set_ready(false);
+  };
+
+  o2gw::HttpServer server(cfg.server, hooks);
+  try {
+    // The bound port (meaningful with port 0) goes into the O-Cloud's default serviceUri.
+    cfg.server.port = server.listen();
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot listen on {}:{}: {}", cfg.server.listen_address, cfg.server.port, e.what());
+    return 1;
+  }
+  spdlog::info("listening on {}:{}", cfg.server.listen_address, cfg.server.port);
+
+  o2gw::ApiContext api{&cfg, &inventory, &registry, &metrics, &shutting_down};
+  o2gw::register_inventory_api(router, api);
+  o2gw::register_admin_api(router, api);
+
+  // Adapters start off the I/O threads: a large first sync must not delay /healthz.
+  std::jthread adapter_starter([&] {
+    registry.start(cfg.adapters);
+    registry.start_health_loop(cfg.health_interval);
+  });
+
+  // Report the moment readiness is reached (the embedded default aims at < 1 s).
+  std::jthread ready_watch([&](std::stop_token st) {
+    while (!st.stop_requested()) {
+      if (registry.all_synced()) {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+        metrics.set_ready(true);
+        spdlog::info("ready in {} ms", ms.count());
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+
+  server.run();
+  ready_watch.request_stop();
+  spdlog::info("server stopped; stopping adapters");
+  if (adapter_starter.joinable()) adapter_starter.join();
+  registry.stop();
+  spdlog::info("bye");
+  o2gw::flush_logs();
+  return 0;
+}

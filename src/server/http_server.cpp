@@ -1,0 +1,366 @@
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include "o2gw/problem.hpp"
+#include "o2gw/server.hpp"
+#include "o2gw/uuid.hpp"
+
+namespace o2gw {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 200) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Maps a read error to the problem the client gets before we close; 0 = just close.
+struct ReadFailure {
+  int status = 0;
+  std::string_view reason;
+  std::string detail;
+};
+
+ReadFailure classify(const beast::error_code& ec, const ServerConfig& cfg) {
+  if (ec == bhttp::error::header_limit) {
+    return {431, "header_limit",
+            "request header fields exceed the limit of " + std::to_string(cfg.header_limit) + " bytes"};
+  }
+  if (ec == bhttp::error::body_limit) {
+    return {413, "body_limit", "request body exceeds the limit of " + std::to_string(cfg.body_limit) + " bytes"};
+  }
+  if (ec == beast::error::timeout) return {408, "timeout", "the request was not received in time"};
+  if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::operation_aborted ||
+      ec == asio::error::connection_reset) {
+    return {};
+  }
+  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
+    return {400, "malformed", "malformed HTTP request: " + ec.message()};
+  }
+  return {};
+}
+
+// The request-target from the unparsed request line in the buffer, for the
+// problem "instance" of a request rejected before its header could be parsed.
+std::string peek_target(const beast::flat_buffer& buf) {
+  std::string_view data(static_cast<const char*>(buf.data().data()), std::min<std::size_t>(buf.size(), 8192));
+  data = data.substr(0, data.find_first_of("\r\n"));
+  auto sp = data.find(' ');
+  if (sp == std::string_view::npos) return {};
+  data.remove_prefix(sp + 1);
+  data = data.substr(0, data.find(' '));
+  if (data.empty() || data.front() != '/') return {};
+  return std::string(data);
+}
+
+}  // namespace
+
+// Coroutines and handlers capture the raw Impl pointer, never a shared_ptr: Impl
+// owns the io_context, so a shared_ptr inside a pending handler would be a cycle
+// (and a leak) once run() has returned with work still queued.
+struct HttpServer::Impl {
+  struct Conn {
+    explicit Conn(tcp::socket s) : stream(std::move(s)) {}
+    beast::tcp_stream stream;
+    std::atomic<bool> busy{false};
+    bool timed_out = false;  // set by the request deadline timer, on the connection's strand
+    std::string peer;
+  };
+
+  Impl(ServerConfig c, ServerHooks h) : cfg(std::move(c)), hooks(std::move(h)) {}
+
+  ServerConfig cfg;
+  ServerHooks hooks;
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  asio::signal_set signals{ioc};
+  asio::steady_timer drain_deadline{ioc};
+  std::atomic<bool> draining{false};
+  std::mutex conns_mu;
+  std::unordered_set<std::shared_ptr<Conn>> conns;
+
+  asio::awaitable<void> accept_loop() {
+    while (!draining) {
+      auto [ec, sock] = co_await acceptor.async_accept(asio::make_strand(ioc), kTuple);
+      if (ec) {
+        if (draining || ec == asio::error::operation_aborted) co_return;
+        spdlog::warn("accept failed: {}", ec.message());
+        // Out of descriptors: back off instead of spinning.
+        asio::steady_timer t(ioc, std::chrono::milliseconds(50));
+        co_await t.async_wait(kTuple);
+        continue;
+      }
+      beast::error_code opt_ec;
+      sock.set_option(tcp::no_delay(true), opt_ec);
+      auto conn = std::make_shared<Conn>(std::move(sock));
+      auto ep = conn->stream.socket().remote_endpoint(opt_ec);
+      if (!opt_ec) conn->peer = ep.address().to_string() + ":" + std::to_string(ep.port());
+      {
+        std::lock_guard lock(conns_mu);
+        conns.insert(conn);
+      }
+      asio::co_spawn(conn->stream.get_executor(), session(conn), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> write_problem(Conn& conn, int status, std::string_view instance, std::string detail) {
+    std::string rid = Uuid::v4().str();
+    http::Response p = problem_response(instance, rid, status, std::move(detail));
+    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(status), 11};
+    out.reason(reason_phrase(status));
+    out.set(bhttp::field::server, "o2gw");
+    out.set(bhttp::field::content_type, p.content_type);
+    out.set("X-Request-Id", rid);
+    out.keep_alive(false);
+    out.body() = std::move(p.body);
+    out.prepare_payload();
+    conn.stream.expires_after(std::chrono::seconds(2));
+    co_await bhttp::async_write(conn.stream, out, kTuple);
+  }
+
+  asio::awaitable<void> session(std::shared_ptr<Conn> conn) {
+    auto& stream = conn->stream;
+    beast::flat_buffer buf;
+    // Header and body deadlines use a timer that cancels the read but leaves the
+    // socket open (tcp_stream's own expiry closes it), so the client can get a 408.
+    asio::steady_timer request_deadline(stream.get_executor());
+    auto arm = [&](std::chrono::milliseconds d) {
+      stream.expires_never();
+      conn->timed_out = false;
+      request_deadline.expires_after(d);
+      request_deadline.async_wait([conn](beast::error_code e) {
+        if (e) return;
+        conn->timed_out = true;
+        beast::error_code ignored;
+        conn->stream.socket().cancel(ignored);
+      });
+    };
+    for (;;) {
+      if (draining) break;
+      if (buf.size() == 0) {
+        // Between requests only the idle timeout applies; header timing starts at the first byte.
+        stream.expires_after(cfg.idle_timeout);
+        auto [ec, n] = co_await stream.async_read_some(buf.prepare(4096), kTuple);
+        if (ec) break;
+        buf.commit(n);
+      }
+      conn->busy = true;
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(cfg.header_limit));
+      parser.body_limit(cfg.body_limit);
+      // The deadline covers the whole header: a client trickling bytes (slowloris) is cut off.
+      arm(cfg.header_timeout);
+      auto [hec, hn] = co_await bhttp::async_read_header(stream, buf, parser, kTuple);
+      beast::error_code ec = hec;
+      if (!ec && !parser.is_done()) {
+        arm(cfg.body_timeout);
+        auto [bec, bn] = co_await bhttp::async_read(stream, buf, parser, kTuple);
+        ec = bec;
+      }
+      request_deadline.cancel();
+      if (ec == asio::error::operation_aborted && conn->timed_out) ec = beast::error::timeout;
+      if (ec) {
+        ReadFailure f = classify(ec, cfg);
+        if (!f.reason.empty() && hooks.rejected) hooks.rejected(f.status, f.reason, conn->peer);
+        if (f.status != 0) {
+          // Beast consumes the request line before the fields, so the target is
+          // usually known even when the fields were too large; else look at the bytes.
+          std::string instance(parser.get().target());
+          if (instance.empty()) instance = peek_target(buf);
+          co_await write_problem(*conn, f.status, instance.substr(0, instance.find('?')), std::move(f.detail));
+        }
+        break;
+      }
+      auto start = Clock::now();
+      auto& msg = parser.get();
+      http::Request req;
+      req.method_text = std::string(msg.method_string());
+      req.method = http::parse_method(req.method_text);
+      req.target = std::string(msg.target());
+      std::string_view target = req.target;
+      // absolute-form (RFC 9112 3.2.2): "http://host/path?q" is served as "/path?q".
+      if (target.starts_with("http://") || target.starts_with("https://")) {
+        auto authority = target.find("//") + 2;
+        auto slash = target.find('/', authority);
+        target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+      }
+      auto qpos = target.find('?');
+      std::string_view raw_path = target.substr(0, qpos);
+      if (qpos != std::string_view::npos) req.query = std::string(target.substr(qpos + 1));
+      for (const auto& f : msg) {
+        req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+      }
+      std::string_view given_id = req.header("X-Request-Id");
+      req.request_id = valid_request_id(given_id) ? std::string(given_id) : Uuid::v4().str();
+      req.body = std::move(msg.body());
+
+      http::Response res;
+      if (raw_path.empty() || raw_path.front() != '/' || !http::percent_decode(raw_path, req.path) ||
+          req.path.find('\0') != std::string::npos) {
+        req.path = std::string(raw_path);
+        res = problem_response(req, 400, "the request target must be an absolute path with valid percent-encoding");
+      } else if (raw_path.find("%2F") != std::string_view::npos || raw_path.find("%2f") != std::string_view::npos) {
+        // Decoded before routing, an encoded slash would silently become a separator.
+        req.path = std::string(raw_path);
+        res = problem_response(req, 400, "an encoded slash (%2F) is not allowed in the request path");
+      } else {
+        if (hooks.in_flight) hooks.in_flight(1);
+        try {
+          res = hooks.handle(req);
+        } catch (const std::exception& e) {
+          // A stray exception is a counted 500, never a crash; the detail stays in the log.
+          spdlog::error("request {} {} failed: {}", req.method_text, req.path, e.what());
+          res = problem_response(req, 500, "internal error; see the server log for request " + req.request_id);
+        }
+        if (hooks.in_flight) hooks.in_flight(-1);
+      }
+
+      bool keep_alive = msg.keep_alive() && !draining;
+      bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), msg.version()};
+      out.reason(reason_phrase(res.status));
+      out.set(bhttp::field::server, "o2gw");
+      if (!res.body.empty() || res.status != 204) out.set(bhttp::field::content_type, res.content_type);
+      out.set("X-Request-Id", req.request_id);
+      for (auto& h : res.headers) out.set(h.name, h.value);
+      out.keep_alive(keep_alive);
+      if (req.method == http::Method::head) {
+        out.content_length(res.body.size());  // what GET would send, without the bytes
+      } else {
+        out.body() = std::move(res.body);
+        out.prepare_payload();
+      }
+      stream.expires_after(cfg.write_timeout);
+      auto [wec, wn] = co_await bhttp::async_write(stream, out, kTuple);
+      double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      // Hand the bytes back so the access log and metrics see what was sent.
+      if (req.method == http::Method::head) {
+        res.body.clear();
+      } else {
+        res.body = std::move(out.body());
+      }
+      if (hooks.completed) hooks.completed(req, res, seconds, conn->peer);
+      conn->busy = false;
+      if (wec || !keep_alive) break;
+    }
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.close();
+    bool last = false;
+    {
+      std::lock_guard lock(conns_mu);
+      conns.erase(conn);
+      last = conns.empty();
+    }
+    if (last && draining) ioc.stop();
+  }
+
+  void begin_shutdown() {
+    if (draining.exchange(true)) return;
+    spdlog::info("shutdown: no longer accepting; draining connections for up to {} ms", cfg.shutdown_grace.count());
+    if (hooks.shutdown_started) hooks.shutdown_started();
+    beast::error_code ec;
+    acceptor.close(ec);
+    std::vector<std::shared_ptr<Conn>> snapshot;
+    {
+      std::lock_guard lock(conns_mu);
+      snapshot.assign(conns.begin(), conns.end());
+    }
+    if (snapshot.empty()) {
+      ioc.stop();
+      return;
+    }
+    for (auto& c : snapshot) {
+      // Idle keep-alive connections are closed now; busy ones finish their response first.
+      // Checked on the connection's strand, so a request that just arrived is not cut short.
+      asio::post(c->stream.get_executor(), [c] {
+        if (!c->busy) c->stream.cancel();
+      });
+    }
+    drain_deadline.expires_after(cfg.shutdown_grace);
+    drain_deadline.async_wait([this](beast::error_code wait_ec) {
+      if (wait_ec) return;
+      std::size_t left = 0;
+      {
+        std::lock_guard lock(conns_mu);
+        left = conns.size();
+      }
+      spdlog::warn("shutdown: grace period over, cancelling {} connection(s)", left);
+      ioc.stop();
+    });
+  }
+};
+
+HttpServer::HttpServer(ServerConfig cfg, ServerHooks hooks)
+    : impl_(std::make_shared<Impl>(std::move(cfg), std::move(hooks))) {}
+
+HttpServer::~HttpServer() = default;
+
+std::uint16_t HttpServer::listen() {
+  auto& a = impl_->acceptor;
+  auto addr = asio::ip::make_address(impl_->cfg.listen_address);
+  tcp::endpoint ep(addr, impl_->cfg.port);
+  a.open(ep.protocol());
+  a.set_option(asio::socket_base::reuse_address(true));
+  a.bind(ep);
+  a.listen(asio::socket_base::max_listen_connections);
+  return a.local_endpoint().port();
+}
+
+void HttpServer::run() {
+  Impl* impl = impl_.get();
+  impl->signals.add(SIGINT);
+  impl->signals.add(SIGTERM);
+  impl->signals.async_wait([impl](beast::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("received signal {}", sig);
+    impl->begin_shutdown();
+    // A second signal ends the process without waiting for the grace period.
+    impl->signals.async_wait([impl](beast::error_code ec2, int) {
+      if (!ec2) impl->ioc.stop();
+    });
+  });
+  asio::co_spawn(impl->ioc, impl->accept_loop(), asio::detached);
+  unsigned n = impl->cfg.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : impl->cfg.threads;
+  std::vector<std::jthread> threads;
+  for (unsigned i = 1; i < n; ++i) threads.emplace_back([impl] { impl->ioc.run(); });
+  impl->ioc.run();
+  for (auto& t : threads) t.join();
+}
+
+void HttpServer::shutdown() {
+  asio::post(impl_->ioc, [impl = impl_.get()] { impl->begin_shutdown(); });
+}
+
+}  // namespace o2gw
