@@ -1,5 +1,6 @@
 #include "ims/file/inventory_file.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
