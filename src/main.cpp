@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -14,6 +15,7 @@
 #include "o2gw/inventory.hpp"
 #include "o2gw/logging.hpp"
 #include "o2gw/metrics.hpp"
+#include "o2gw/query.hpp"
 #include "o2gw/registry.hpp"
 #include "o2gw/router.hpp"
 #include "o2gw/server.hpp"
@@ -205,7 +207,9 @@ int main(int argc, char** argv) {
   }
   spdlog::info("listening on {}:{}", cfg.server.listen_address, cfg.server.port);
 
-  o2gw::ApiContext api{&cfg, &inventory, &registry, &metrics, &shutting_down};
+  o2gw::PagerOptions paging{cfg.query.default_page_size, cfg.query.max_page_size, cfg.query.marker_key};
+  o2gw::Pager pager(paging);
+  o2gw::ApiContext api{&cfg, &inventory, &registry, &metrics, &shutting_down, &pager};
   o2gw::register_inventory_api(router, api);
   o2gw::register_admin_api(router, api);
 

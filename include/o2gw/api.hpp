@@ -13,6 +13,7 @@ namespace o2gw {
 class InventoryCache;
 class Registry;
 class Metrics;
+class Pager;
 
 struct ApiContext {
   const Config* config = nullptr;
@@ -20,6 +21,7 @@ struct ApiContext {
   Registry* registry = nullptr;
   Metrics* metrics = nullptr;
   const std::atomic<bool>* shutting_down = nullptr;
+  const Pager* pager = nullptr;  // signs and checks paging markers for every list
 };
 
 inline constexpr std::string_view kInventoryApiRoot = "/o2ims-infrastructureInventory";

@@ -86,8 +86,21 @@ struct OCloudConfig {
   nlohmann::json extensions = nlohmann::json::object();
 };
 
+struct QueryConfig {
+  std::size_t default_page_size = 1000;
+  std::size_t max_page_size = 10000;
+  // File holding the key that signs paging markers (shared by replicas); empty: a
+  // random key per process, so markers do not survive a restart.
+  std::filesystem::path marker_key_file;
+  std::string marker_key;  // its content, read and checked when the config is loaded (never logged)
+};
+
+// Reads the paging-marker key (at least 16 bytes, trailing newline dropped); throws ConfigError.
+std::string read_marker_key(const std::filesystem::path& path);
+
 struct Config {
   ServerConfig server;
+  QueryConfig query;
   OCloudConfig ocloud;
   std::string log_level = "info";
   std::filesystem::path data_dir = "data";

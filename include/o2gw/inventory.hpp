@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -61,6 +62,20 @@ struct Change {
 using ObjectMap = std::map<std::pair<Kind, std::string>, ObjectPtr>;
 std::vector<Change> diff_objects(const ObjectMap& before, const ObjectMap& after);
 
+// Derived data a reader may attach to one id-ordered snapshot of a list (e.g. the
+// query engine's per-attribute columns): built once, dropped with the snapshot when
+// the list changes. Bounded, so client-chosen keys cannot grow it without limit.
+class SnapshotMemo {
+ public:
+  static constexpr std::size_t kMaxEntries = 16;
+  using Builder = std::function<std::shared_ptr<const void>()>;
+  [[nodiscard]] std::shared_ptr<const void> get_or_build(const std::string& key, const Builder& build) const;
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::unordered_map<std::string, std::shared_ptr<const void>> entries_;
+};
+
 class InventoryCache {
  public:
   using Listener = std::function<void(const Change&)>;
@@ -85,6 +100,12 @@ class InventoryCache {
                       const std::function<void(const InventoryObject&)>& fn) const;
   [[nodiscard]] bool has_children_index(const std::string& parent_id) const;
 
+  // Calls fn with every object of a kind (or only the children of `parent_id` when
+  // given), in id order, while holding the shared lock: the pointers stay valid and
+  // the objects unchanged for the duration of fn. Used by the query engine.
+  void with_objects(Kind kind, const std::string* parent_id,
+                    const std::function<void(std::span<const InventoryObject* const>, const SnapshotMemo&)>& fn) const;
+
   // Called synchronously, after the write lock is released, for every change.
   void add_listener(Listener l);
 
@@ -97,6 +118,25 @@ class InventoryCache {
   std::unordered_map<std::string, std::map<std::string, ObjectPtr>> children_;  // parent -> id -> obj
   std::unordered_map<std::string, ObjectMap> by_source_;
   std::size_t conflicts_ = 0;
+  // Id-ordered pointer arrays per kind ("" parent) and per parent, built on first
+  // read and dropped by commit() when their set changes, so a list request does
+  // not walk a 100,000-node map. Guarded by snapshot_mu_ and read under mu_.
+  struct SnapshotKey {
+    Kind kind;
+    std::string parent;
+    bool operator==(const SnapshotKey&) const = default;
+  };
+  struct SnapshotKeyHash {
+    std::size_t operator()(const SnapshotKey& k) const {
+      return std::hash<std::string>()(k.parent) ^ static_cast<std::size_t>(k.kind);
+    }
+  };
+  mutable std::mutex snapshot_mu_;
+  struct Snapshot {
+    std::vector<const InventoryObject*> items;
+    SnapshotMemo memo;
+  };
+  mutable std::unordered_map<SnapshotKey, std::shared_ptr<const Snapshot>, SnapshotKeyHash> snapshots_;
   std::vector<Listener> listeners_;
   std::mutex listeners_mu_;
 };

@@ -4,6 +4,7 @@
 #include "o2gw/api.hpp"
 #include "o2gw/inventory.hpp"
 #include "o2gw/problem.hpp"
+#include "o2gw/query.hpp"
 #include "o2gw/uuid.hpp"
 
 namespace o2gw {
@@ -39,16 +40,26 @@ std::string lower(std::string s) {
   return s;
 }
 
-http::Response list_of(const InventoryCache& cache, Kind kind) {
-  std::string body;
-  body.reserve(2 + cache.count(kind) * 256);
-  body.push_back('[');
-  cache.visit(kind, [&](const InventoryObject& o) {
-    if (body.size() > 1) body.push_back(',');
-    body.append(o.json);
+// Every list goes through the one query engine: filter, selectors, sort, paging.
+http::Response list_of(const http::Request& req, const InventoryCache& cache, const Pager& pager, Kind kind,
+                       const std::string* parent_id = nullptr) {
+  auto query = ListQuery::from_request(req, schema_for(kind), pager);
+  if (!query) return problem_response(req, query.problem());
+  ListResult result;
+  cache.with_objects(kind, parent_id, [&](std::span<const InventoryObject* const> objects, const SnapshotMemo& memo) {
+    result = query->run(objects, ListQuery::InputOrder::by_id, &memo);
   });
-  body.push_back(']');
-  return json_response(std::move(body));
+  http::Response r = json_response(std::move(result.body));
+  if (!result.link.empty()) r.set_header("Link", std::move(result.link));
+  return r;
+}
+
+// A single GET: the pre-serialised object unless attribute selectors ask for less.
+http::Response single(const http::Request& req, const InventoryObject& obj) {
+  if (req.query.empty()) return json_response(obj.json);
+  auto query = SingleQuery::from_request(req, schema_for(obj.kind));
+  if (!query) return problem_response(req, query.problem());
+  return json_response(query->render(obj));
 }
 
 struct Collection {
@@ -88,6 +99,7 @@ std::string ocloud_json(const Config& cfg) {
 
 void register_inventory_api(Router& router, const ApiContext& ctx) {
   InventoryCache* cache = ctx.inventory;
+  const Pager* pager = ctx.pager;
   const std::string root(kInventoryApiRoot);
   using http::Method;
 
@@ -109,7 +121,9 @@ void register_inventory_api(Router& router, const ApiContext& ctx) {
     for (const Collection& col : kCollections) {
       const std::string list_path = base + "/" + std::string(col.path);
       router.add(Method::get, list_path,
-                 [cache, col](const http::Request&, const PathParams&) { return list_of(*cache, col.kind); });
+                 [cache, pager, col](const http::Request& req, const PathParams&) {
+                   return list_of(req, *cache, *pager, col.kind);
+                 });
       router.add(Method::get, list_path + "/{" + std::string(col.param) + "}",
                  [cache, col](const http::Request& req, const PathParams& p) {
                    std::string id = p.get(col.param);
@@ -126,7 +140,7 @@ void register_inventory_api(Router& router, const ApiContext& ctx) {
                      return problem_response(req, 404, "no " + std::string(col.noun) + " with " +
                                                            std::string(col.param) + " " + id);
                    }
-                   return json_response(obj->json);
+                   return single(req, *obj);
                  });
     }
 
@@ -144,11 +158,11 @@ void register_inventory_api(Router& router, const ApiContext& ctx) {
                  auto dict = cache->get(Kind::alarm_dictionary, dict_id->get<std::string>());
                  if (!dict) return problem_response(req, 404, "the alarm dictionary of resource type " + id +
                                                                   " is not in the inventory");
-                 return json_response(dict->json);
+                 return single(req, *dict);
                });
 
     const std::string resources = base + "/resourcePools/{resourcePoolId}/resources";
-    router.add(Method::get, resources, [cache](const http::Request& req, const PathParams& p) {
+    router.add(Method::get, resources, [cache, pager](const http::Request& req, const PathParams& p) {
       std::string pool = p.get("resourcePoolId");
       http::Response bad;
       if (!check_uuid(req, "resourcePoolId", pool, bad)) return bad;
@@ -156,13 +170,7 @@ void register_inventory_api(Router& router, const ApiContext& ctx) {
       if (!cache->get(Kind::resource_pool, pool)) {
         return problem_response(req, 404, "no resource pool with resourcePoolId " + pool);
       }
-      std::string body = "[";
-      cache->visit_children(Kind::resource, pool, [&](const InventoryObject& o) {
-        if (body.size() > 1) body.push_back(',');
-        body.append(o.json);
-      });
-      body.push_back(']');
-      return json_response(std::move(body));
+      return list_of(req, *cache, *pager, Kind::resource, &pool);
     });
     router.add(Method::get, resources + "/{resourceId}", [cache](const http::Request& req, const PathParams& p) {
       std::string pool = p.get("resourcePoolId");
@@ -178,7 +186,7 @@ void register_inventory_api(Router& router, const ApiContext& ctx) {
         }
         return problem_response(req, 404, "no resource with resourceId " + id + " in resource pool " + pool);
       }
-      return json_response(obj->json);
+      return single(req, *obj);
     });
 
     // Subscriptions arrive with the event pipeline (a later issue); until then, say so clearly.

@@ -225,7 +225,8 @@ void apply_env(nlohmann::json& doc, char** env) {
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     // Only variables naming a top-level section are ours: Kubernetes injects
     // O2GW_SERVICE_HOST, O2GW_PORT... for a Service called o2gw, and those must not fail start-up.
-    static constexpr std::string_view kSections[] = {"server", "ocloud", "log", "data_dir", "registry", "adapters"};
+    static constexpr std::string_view kSections[] = {"server", "ocloud", "log",     "data_dir",
+                                                     "registry", "adapters", "query"};
     std::string_view head = std::string_view(name).substr(0, name.find("__"));
     if (std::find(std::begin(kSections), std::end(kSections), head) == std::end(kSections)) continue;
     std::vector<std::string> parts;
@@ -282,6 +283,16 @@ std::pair<std::string, std::uint16_t> split_listen(const std::string& listen, co
 
 }  // namespace
 
+std::string read_marker_key(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError("query.marker_key_file", "cannot open " + path.string());
+  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // A key written with `openssl rand -hex 32 > file` ends in a newline that is not part of it.
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+  if (key.size() < 16) throw ConfigError("query.marker_key_file", path.string() + " holds fewer than 16 bytes");
+  return key;
+}
+
 Config parse_config(const nlohmann::json& doc) {
   Config cfg;
   SectionReader root(doc, "");
@@ -332,6 +343,16 @@ Config parse_config(const nlohmann::json& doc) {
   log.finish();
 
   cfg.data_dir = root.string("data_dir", "data");
+
+  SectionReader query(root.object("query"), "query");
+  cfg.query.max_page_size = static_cast<std::size_t>(query.integer("max_page_size", 10000, 1, 1000000));
+  // Unset, the default page follows a lowered maximum instead of failing start-up.
+  const auto max_page = static_cast<std::int64_t>(cfg.query.max_page_size);
+  cfg.query.default_page_size = static_cast<std::size_t>(
+      query.integer("default_page_size", std::min<std::int64_t>(1000, max_page), 1, max_page));
+  cfg.query.marker_key_file = query.string("marker_key_file", "");
+  query.finish();
+  if (!cfg.query.marker_key_file.empty()) cfg.query.marker_key = read_marker_key(cfg.query.marker_key_file);
 
   SectionReader registry(root.object("registry"), "registry");
   cfg.health_interval = ms(registry.integer("health_interval_ms", 5000, 100, 3600000));

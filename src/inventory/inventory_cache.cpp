@@ -117,6 +117,15 @@ std::vector<Change> InventoryCache::apply(const std::string& source,
 
 // Caller holds the write lock.
 void InventoryCache::commit(const std::string& source, const std::vector<Change>& changes) {
+  if (!changes.empty()) {
+    // Readers hold mu_ shared while using a snapshot; we hold it exclusively here.
+    std::lock_guard snap_lock(snapshot_mu_);
+    for (const auto& c : changes) {
+      snapshots_.erase(SnapshotKey{c.kind, {}});
+      if (c.prior && !c.prior->parent_id.empty()) snapshots_.erase(SnapshotKey{c.kind, c.prior->parent_id});
+      if (c.post && !c.post->parent_id.empty()) snapshots_.erase(SnapshotKey{c.kind, c.post->parent_id});
+    }
+  }
   ObjectMap& mine = by_source_[source];
   for (const auto& c : changes) {
     auto& kind_map = by_kind_[static_cast<std::size_t>(c.kind)];
@@ -188,6 +197,47 @@ void InventoryCache::visit_children(Kind kind, const std::string& parent_id,
 bool InventoryCache::has_children_index(const std::string& parent_id) const {
   std::shared_lock lock(mu_);
   return children_.count(parent_id) != 0;
+}
+
+std::shared_ptr<const void> SnapshotMemo::get_or_build(const std::string& key, const Builder& build) const {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = entries_.find(key); it != entries_.end()) return it->second;
+  }
+  auto value = build();  // outside the lock: two readers may build the same entry once each
+  std::lock_guard lock(mu_);
+  if (entries_.size() < kMaxEntries) entries_.emplace(key, value);
+  return value;
+}
+
+void InventoryCache::with_objects(
+    Kind kind, const std::string* parent_id,
+    const std::function<void(std::span<const InventoryObject* const>, const SnapshotMemo&)>& fn) const {
+  std::shared_lock lock(mu_);
+  SnapshotKey key{kind, parent_id == nullptr ? std::string() : *parent_id};
+  std::shared_ptr<const Snapshot> snap;
+  {
+    std::lock_guard snap_lock(snapshot_mu_);
+    auto it = snapshots_.find(key);
+    if (it != snapshots_.end()) {
+      snap = it->second;
+    } else {
+      auto built = std::make_shared<Snapshot>();
+      if (parent_id == nullptr) {
+        const auto& m = by_kind_[static_cast<std::size_t>(kind)];
+        built->items.reserve(m.size());
+        for (const auto& [id, obj] : m) built->items.push_back(obj.get());
+      } else if (auto c = children_.find(*parent_id); c != children_.end()) {
+        built->items.reserve(c->second.size());
+        for (const auto& [id, obj] : c->second) {
+          if (obj->kind == kind) built->items.push_back(obj.get());
+        }
+      }
+      snap = built;
+      snapshots_.emplace(std::move(key), std::move(built));
+    }
+  }
+  fn(std::span<const InventoryObject* const>(snap->items.data(), snap->items.size()), snap->memo);
 }
 
 void InventoryCache::add_listener(Listener l) {

@@ -96,31 +96,46 @@ void Registry::start(const std::vector<AdapterSpec>& specs) {
   std::vector<AdapterSpec> ordered = specs;
   std::stable_sort(ordered.begin(), ordered.end(),
                    [](const AdapterSpec& a, const AdapterSpec& b) { return a.priority > b.priority; });
-  for (const auto& spec : ordered) {
-    auto inst = std::make_shared<Instance>();
-    inst->spec = spec;
-    if (!spec.enabled) {
-      inst->status = AdapterStatus::disabled;
-      inst->detail = "disabled in config";
-    } else {
-      const AdapterFactory* f = factories_.find(spec.category, spec.type);
-      try {
-        if (f == nullptr) throw std::runtime_error("no factory for type " + spec.type);
-        AdapterContext ctx{spec, services_.ocloud_id, services_.inventory, services_.data_dir};
-        inst->adapter = f->create(ctx);
-        inst->adapter->start();
-        inst->status = AdapterStatus::active;
-        spdlog::info("adapter {} ({}/{}) started", spec.name, category_name(spec.category), spec.type);
-      } catch (const std::exception& e) {
-        inst->status = AdapterStatus::failed;
-        inst->detail = e.what();
-        inst->adapter.reset();
-        spdlog::error("adapter {} ({}/{}) failed to start: {}", spec.name, category_name(spec.category),
-                      spec.type, e.what());
-      }
-    }
+  // Every instance is listed (as starting or disabled) before any is created, so
+  // /readyz and /admin/v1/adapters show the whole set while a slow one starts.
+  std::vector<std::shared_ptr<Instance>> created;
+  {
     std::lock_guard lock(mu_);
-    instances_.push_back(std::move(inst));
+    for (const auto& spec : ordered) {
+      auto inst = std::make_shared<Instance>();
+      inst->spec = spec;
+      if (!spec.enabled) {
+        inst->status = AdapterStatus::disabled;
+        inst->detail = "disabled in config";
+      }
+      instances_.push_back(inst);
+      created.push_back(std::move(inst));
+    }
+  }
+  for (auto& inst : created) {
+    const AdapterSpec& spec = inst->spec;
+    if (!spec.enabled) continue;
+    const AdapterFactory* f = factories_.find(spec.category, spec.type);
+    std::unique_ptr<Adapter> adapter;
+    AdapterStatus status = AdapterStatus::active;
+    std::string detail;
+    try {
+      if (f == nullptr) throw std::runtime_error("no factory for type " + spec.type);
+      AdapterContext ctx{spec, services_.ocloud_id, services_.inventory, services_.data_dir};
+      adapter = f->create(ctx);
+      adapter->start();
+      spdlog::info("adapter {} ({}/{}) started", spec.name, category_name(spec.category), spec.type);
+    } catch (const std::exception& e) {
+      status = AdapterStatus::failed;
+      detail = e.what();
+      adapter.reset();
+      spdlog::error("adapter {} ({}/{}) failed to start: {}", spec.name, category_name(spec.category), spec.type,
+                    e.what());
+    }
+    std::lock_guard lock(inst->mu);
+    inst->adapter = std::move(adapter);
+    inst->status = status;
+    inst->detail = std::move(detail);
   }
   started_ = true;
 }
@@ -217,8 +232,8 @@ std::vector<AdapterState> Registry::states() const {
     s.category = inst->spec.category;
     s.type = inst->spec.type;
     s.priority = inst->spec.priority;
-    s.synced = inst->adapter && inst->adapter->synced();
     std::lock_guard lock(inst->mu);
+    s.synced = inst->adapter && inst->adapter->synced();
     s.status = inst->status;
     s.detail = inst->detail;
     s.last_check = inst->last_check;

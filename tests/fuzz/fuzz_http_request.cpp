@@ -11,6 +11,7 @@
 #include "o2gw/api.hpp"
 #include "o2gw/inventory.hpp"
 #include "o2gw/metrics.hpp"
+#include "o2gw/query.hpp"
 #include "o2gw/registry.hpp"
 
 namespace bhttp = boost::beast::http;
@@ -22,9 +23,10 @@ struct World {
   o2gw::Registry registry{o2gw::FactoryTable::global(), {}};
   o2gw::Metrics metrics;
   std::atomic<bool> stopping{false};
+  o2gw::Pager pager;
   o2gw::Router router;
   World() {
-    o2gw::ApiContext ctx{&config, &inventory, &registry, &metrics, &stopping};
+    o2gw::ApiContext ctx{&config, &inventory, &registry, &metrics, &stopping, &pager};
     o2gw::register_inventory_api(router, ctx);
     o2gw::register_admin_api(router, ctx);
   }
@@ -51,7 +53,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!o2gw::http::percent_decode(target.substr(0, q), req.path)) return 0;
   req.request_id = "fuzz";
   std::string value;
-  (void)req.query_param("filter", value);
   if (req.path.rfind("/metrics", 0) == 0) return 0;  // scraping is not input-dependent
   auto res = world.router.dispatch(req);
   if (res.status >= 500 && res.status != 501 && res.status != 503) std::abort();

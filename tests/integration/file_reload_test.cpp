@@ -270,7 +270,8 @@ TEST(FileInventoryTest, EveryListedLocationCanBeFetchedById) {
                                  "\"\n"
                                  "    name: West site\n");
   GatewayProcess gw({.config_yaml = reload_config(inventory)});
-  auto list = http_get(gw.port(), kV2 + "/locations").json();
+  // Whole objects, as the single GET returns them (a plain list leaves out extensions).
+  auto list = http_get(gw.port(), kV2 + "/locations?all_fields").json();
   ASSERT_EQ(list.size(), 1u);
   ASSERT_EQ(list[0].value("globalLocationId", ""), location_id);
   std::string encoded;

@@ -173,11 +173,89 @@ std::string join(const std::vector<std::string>& lines) {
   return ::testing::AssertionFailure() << errors.size() << " violation(s) of the reference schema:\n" << join(errors);
 }
 
+// Each object of `list` against the item schema of `list_schema`, with the names in
+// `not_required` dropped from the item's required list and nothing else relaxed.
+::testing::AssertionResult ConformsWithout(const json& list, Reference::Schema list_schema,
+                                           const std::set<std::string>& not_required, const std::string& where) {
+  if (!list.is_array()) return ::testing::AssertionFailure() << where << " is not a JSON array: " << list.dump();
+  const Reference::Schema resolved = reference().resolve(list_schema);
+  if (!resolved.schema->contains("items")) return ::testing::AssertionFailure() << where << ": not a list schema";
+  const Reference::Schema item = reference().resolve({&resolved.schema->at("items"), resolved.doc});
+  json relaxed = *item.schema;
+  if (!relaxed.contains("required"))
+    return ::testing::AssertionFailure() << where << ": the item schema requires nothing";
+  json required = json::array();
+  for (const auto& name : relaxed["required"]) {
+    if (not_required.count(name.get<std::string>()) == 0) required.push_back(name);
+  }
+  relaxed["required"] = required;
+  std::vector<std::string> errors;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    reference().check(list[i], {&relaxed, item.doc}, where + "[" + std::to_string(i) + "]", errors);
+  }
+  if (errors.empty()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << errors.size() << " violation(s) of the reference schema less "
+                                       << json(not_required).dump() << ":\n"
+                                       << join(errors);
+}
+
 json get_json(std::uint16_t port, const std::string& path) {
   HttpResponse res = http_get(port, path);
   if (res.status != 200)
     throw std::runtime_error("GET " + path + " answered " + std::to_string(res.status) + ": " + res.body);
+  // One page of several would make every check below silently partial.
+  if (res.has_header("Link")) {
+    throw std::runtime_error("GET " + path + " returned one page of several (Link: " + res.header("Link") + ")");
+  }
   return res.json();
+}
+
+// `path` with `query` appended ("?query" or "&query").
+std::string with_query(const std::string& path, const std::string& query) {
+  return path + (path.find('?') == std::string::npos ? "?" : "&") + query;
+}
+
+// What a list leaves out when the request has no attribute selector (SOL013 §5.3,
+// exclude_default): the complex attributes o2gw excludes by default, per collection.
+// The single GETs and ?all_fields lists keep them.
+const std::map<std::string, std::set<std::string>>& default_exclusions() {
+  static const std::map<std::string, std::set<std::string>> kExcluded = {
+      {"resourceTypes", {"extensions"}},      {"alarmDictionaries", {"alarmDefinition"}},
+      {"resourcePools", {"extensions"}},      {"resources", {"elements", "extensions"}},
+      {"deploymentManagers", {"extensions"}}, {"locations", {"extensions"}},
+      {"oCloudSites", {"extensions"}},
+  };
+  return kExcluded;
+}
+
+// The collection a list path (or template) names: its last segment, when that is one
+// of the inventory lists; "" for single objects and everything else.
+std::string list_collection(const std::string& path) {
+  std::string last = path.substr(path.rfind('/') + 1);
+  last = last.substr(0, last.find('?'));
+  return default_exclusions().count(last) != 0 ? last : std::string();
+}
+
+// `defaults` (a list without selectors) is `full` (the same list with ?all_fields)
+// with exactly the collection's default exclusions removed from every object: same
+// objects, same order, every other attribute kept with the same value.
+::testing::AssertionResult IsDefaultSetOf(const json& defaults, const json& full, const std::string& collection) {
+  const auto& excluded = default_exclusions().at(collection);
+  if (!defaults.is_array() || !full.is_array()) return ::testing::AssertionFailure() << "not JSON arrays";
+  if (defaults.size() != full.size()) {
+    return ::testing::AssertionFailure() << "the default list has " << defaults.size() << " objects, ?all_fields "
+                                         << full.size();
+  }
+  for (std::size_t i = 0; i < full.size(); ++i) {
+    json expected = full[i];
+    for (const auto& name : excluded) expected.erase(name);
+    if (defaults[i] != expected) {
+      return ::testing::AssertionFailure()
+             << collection << "[" << i << "] without selectors is\n  " << defaults[i].dump()
+             << "\nexpected ?all_fields minus " << json(excluded).dump() << ":\n  " << expected.dump();
+    }
+  }
+  return ::testing::AssertionSuccess();
 }
 
 // Expands a path template with real ids: the values of `{name}` are the `name`
@@ -220,14 +298,28 @@ void check_all_reference_paths(std::uint16_t port, std::size_t per_level) {
     std::vector<std::string> concrete;
     ASSERT_NO_THROW(expand(port, tmpl, per_level, concrete));
     std::size_t non_empty = 0;
+    // Lists answer with the SOL013 default set unless asked for every attribute; the
+    // reference schemas describe whole objects, so the whole-object check asks for them.
+    const std::string collection = list_collection(tmpl);
     for (const auto& path : concrete) {
       SCOPED_TRACE("GET " + path);
-      HttpResponse res = http_get(port, path);
+      const std::string target = collection.empty() ? path : with_query(path, "all_fields");
+      HttpResponse res = http_get(port, target);
       ASSERT_EQ(res.status, 200) << res.body;
       EXPECT_EQ(res.header("Content-Type").rfind("application/json", 0), 0u) << res.header("Content-Type");
+      EXPECT_FALSE(res.has_header("Link")) << target << " was cut into pages: " << res.header("Link");
       json body = res.json();
-      EXPECT_TRUE(Conforms(body, *schema, path));
+      EXPECT_TRUE(Conforms(body, *schema, target));
       if (!body.empty()) ++non_empty;
+      if (!collection.empty()) {
+        // Without selectors: exactly the default exclusions are gone, every other
+        // required attribute is still there.
+        HttpResponse plain = http_get(port, path);
+        ASSERT_EQ(plain.status, 200) << plain.body;
+        json defaults = plain.json();
+        EXPECT_TRUE(IsDefaultSetOf(defaults, body, collection)) << path;
+        EXPECT_TRUE(ConformsWithout(defaults, *schema, default_exclusions().at(collection), path));
+      }
       // A single GET returns the object its last path parameter names.
       auto open = tmpl.rfind('{');
       if (open != std::string::npos && tmpl.back() == '}' && body.is_object()) {
@@ -237,7 +329,7 @@ void check_all_reference_paths(std::uint16_t port, std::size_t per_level) {
       }
       // /v1 serves the same documents (its api_versions aside).
       if (path.rfind(kV2, 0) == 0 && path.find("api_versions") == std::string::npos) {
-        std::string v1 = kV1 + path.substr(kV2.size());
+        std::string v1 = kV1 + target.substr(kV2.size());
         HttpResponse res1 = http_get(port, v1);
         EXPECT_EQ(res1.status, 200) << v1;
         if (res1.status == 200) {
@@ -277,6 +369,105 @@ std::map<std::string, std::set<std::string>> all_ids(std::uint16_t port) {
   return out;
 }
 
+// ---------------------------------------------------------------------------
+// The O-Cloud conformance suite's JSON schemas (shared/reference/o-cloud-conformance-schemas):
+// the list responses O-RAN's O-Cloud conformance tests accept. They describe /v1 lists as
+// they come without selectors.
+
+std::filesystem::path conformance_dir() {
+  for (auto p : {source_dir() / ".." / "shared" / "reference" / "o-cloud-conformance-schemas",
+                 std::filesystem::path("/work/shared/reference/o-cloud-conformance-schemas")}) {
+    if (std::filesystem::exists(p / "resources_properties.json")) return p;
+  }
+  throw std::runtime_error("O-Cloud conformance schemas not found");
+}
+
+json conformance_schema(const std::string& file) {
+  return json::parse(read_file_text(conformance_dir() / file));
+}
+
+bool has_json_type(const json& v, const std::string& type) {
+  if (type == "null") return v.is_null();
+  if (type == "object") return v.is_object();
+  if (type == "array") return v.is_array();
+  if (type == "string") return v.is_string();
+  if (type == "boolean") return v.is_boolean();
+  if (type == "integer") return v.is_number_integer();
+  if (type == "number") return v.is_number();
+  throw std::runtime_error("unknown JSON schema type " + type);
+}
+
+// The JSON Schema keywords these files use: type (one or a list), required,
+// properties, items and uniqueItems.
+void check_conformance(const json& value, const json& schema, const std::string& where,
+                       std::vector<std::string>& errors) {
+  if (schema.contains("type")) {
+    json types = schema["type"].is_array() ? schema["type"] : json::array({schema["type"]});
+    bool ok = false;
+    for (const auto& t : types) ok = ok || has_json_type(value, t.get<std::string>());
+    if (!ok) {
+      errors.push_back(where + ": must be of type " + types.dump() + " (value: " + value.dump() + ")");
+      return;
+    }
+  }
+  if (value.is_object()) {
+    const json required = schema.value("required", json::array());
+    for (const auto& name : required) {
+      if (!value.contains(name.get<std::string>())) {
+        errors.push_back(where + ": missing required property '" + name.get<std::string>() +
+                         "' (value: " + value.dump() + ")");
+      }
+    }
+    const json properties = schema.value("properties", json::object());
+    for (const auto& [key, sub] : properties.items()) {
+      if (value.contains(key)) check_conformance(value[key], sub, where + "." + key, errors);
+    }
+  }
+  if (value.is_array()) {
+    if (schema.contains("items")) {
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        check_conformance(value[i], schema["items"], where + "[" + std::to_string(i) + "]", errors);
+      }
+    }
+    if (schema.value("uniqueItems", false)) {
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        for (std::size_t j = i + 1; j < value.size(); ++j) {
+          if (value[i] == value[j])
+            errors.push_back(where + ": items " + std::to_string(i) + " and " + std::to_string(j) +
+                             " are equal (uniqueItems)");
+        }
+      }
+    }
+  }
+}
+
+::testing::AssertionResult MeetsConformanceSchema(const json& value, const std::string& file,
+                                                  const std::string& where) {
+  std::vector<std::string> errors;
+  check_conformance(value, conformance_schema(file), where, errors);
+  if (errors.empty()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << errors.size() << " violation(s) of " << file << ":\n" << join(errors);
+}
+
+// The /v1 lists the conformance suite reads, as they come without selectors.
+void check_v1_lists_meet_the_conformance_schemas(std::uint16_t port) {
+  std::size_t resources = 0;
+  json pools = get_json(port, kV1 + "/resourcePools");
+  ASSERT_FALSE(pools.empty());
+  EXPECT_TRUE(MeetsConformanceSchema(pools, "resourcePools_properties.json", "v1/resourcePools"));
+  EXPECT_TRUE(MeetsConformanceSchema(get_json(port, kV1 + "/resourceTypes"), "resourceTypes_properties.json",
+                                     "v1/resourceTypes"));
+  EXPECT_TRUE(MeetsConformanceSchema(get_json(port, kV1 + "/deploymentManagers"), "deploymentManagers_properties.json",
+                                     "v1/deploymentManagers"));
+  for (const auto& pool : pools) {
+    const std::string path = kV1 + "/resourcePools/" + pool.at("resourcePoolId").get<std::string>() + "/resources";
+    json list = get_json(port, path);
+    resources += list.size();
+    EXPECT_TRUE(MeetsConformanceSchema(list, "resources_properties.json", path));
+  }
+  EXPECT_GT(resources, 0u) << "no resource to check";
+}
+
 // One gateway on the example inventory (deploy/inventory/example-inventory.yaml,
 // the built-in default config) for the whole suite: the reads do not change it.
 class InventoryApiTest : public ::testing::Test {
@@ -313,16 +504,57 @@ TEST_F(InventoryApiTest, ServedOpenApiDocumentDescribesEveryJsonResponse) {
     std::vector<std::string> concrete;
     ASSERT_NO_THROW(expand(port(), tmpl, 2, concrete));
     EXPECT_FALSE(concrete.empty()) << "nothing to check at " << tmpl;
+    // Whole objects: lists with ?all_fields (without it they leave out their default
+    // exclusions, checked against the reference in the test above).
+    const bool list = !list_collection(tmpl).empty();
     for (const auto& path : concrete) {
-      HttpResponse got = http_get(port(), path);
-      ASSERT_EQ(got.status, 200) << path << ": " << got.body;
+      const std::string target = list ? with_query(path, "all_fields") : path;
+      HttpResponse got = http_get(port(), target);
+      ASSERT_EQ(got.status, 200) << target << ": " << got.body;
       std::vector<std::string> errors;
-      reference().check(got.json(), {schema, &served}, path, errors);
-      EXPECT_TRUE(errors.empty()) << "/openapi.yaml does not describe GET " << path << ":\n" << join(errors);
+      reference().check(got.json(), {schema, &served}, target, errors);
+      EXPECT_TRUE(errors.empty()) << "/openapi.yaml does not describe GET " << target << ":\n" << join(errors);
       ++checked;
     }
   }
   EXPECT_GE(checked, 30u);
+}
+
+// SOL013 §5.3: a list without attribute selectors returns the default set, the same
+// as ?exclude_default; ?all_fields returns whole objects. Under /v1 and /v2, every list.
+TEST_F(InventoryApiTest, ListsWithoutSelectorsServeTheDefaultSet) {
+  std::size_t lists = 0;
+  for (const std::string& base : {kV1, kV2}) {
+    std::vector<std::string> paths;
+    for (const auto& [collection, excluded] : default_exclusions()) {
+      if (collection != "resources") paths.push_back(base + "/" + collection);
+    }
+    for (const auto& pool : get_json(port(), base + "/resourcePools")) {
+      paths.push_back(base + "/resourcePools/" + pool.at("resourcePoolId").get<std::string>() + "/resources");
+    }
+    for (const auto& path : paths) {
+      SCOPED_TRACE("GET " + path);
+      const std::string collection = list_collection(path);
+      json defaults = get_json(port(), path);
+      json full = get_json(port(), path + "?all_fields");
+      ASSERT_FALSE(full.empty()) << "nothing to check";
+      EXPECT_TRUE(IsDefaultSetOf(defaults, full, collection));
+      // The inventory must give the check something to notice: every excluded
+      // attribute is present in the whole objects.
+      for (const auto& name : default_exclusions().at(collection)) {
+        EXPECT_TRUE(std::any_of(full.begin(), full.end(), [&](const json& o) { return o.contains(name); }))
+            << "no object of " << path << "?all_fields has " << name;
+      }
+      EXPECT_EQ(get_json(port(), path + "?exclude_default"), defaults);
+      EXPECT_EQ(get_json(port(), path + "?all_fields=true"), full);
+      ++lists;
+    }
+  }
+  EXPECT_GE(lists, 2u * 7u);
+}
+
+TEST_F(InventoryApiTest, V1DefaultListsMeetTheOCloudConformanceSchemas) {
+  check_v1_lists_meet_the_conformance_schemas(port());
 }
 
 TEST_F(InventoryApiTest, ApiVersionsListBothMajorVersions) {
@@ -363,31 +595,35 @@ TEST_F(InventoryApiTest, ListItemsEqualTheirSingleGets) {
                                                               {"alarmDictionaries", "alarmDictionaryId"},
                                                               {"locations", "globalLocationId"},
                                                               {"oCloudSites", "oCloudSiteId"}};
-  for (const auto& [coll, key] : kCollections) {
-    json list = get_json(port(), kV2 + "/" + coll);
-    ASSERT_TRUE(list.is_array()) << coll;
-    EXPECT_FALSE(list.empty()) << coll << " is empty in the example inventory";
+  // ?all_fields list items are the single GETs; default list items are the single GETs
+  // with ?exclude_default (the same SOL013 default set).
+  auto check_list = [&](const std::string& list_path, const std::string& key) {
+    json list = get_json(port(), with_query(list_path, "all_fields"));
+    json defaults = get_json(port(), list_path);
+    ASSERT_TRUE(list.is_array()) << list_path;
+    ASSERT_EQ(defaults.size(), list.size()) << list_path;
+    EXPECT_FALSE(list.empty()) << list_path << " is empty in the example inventory";
     std::set<std::string> seen;
     std::string previous;
-    for (const auto& item : list) {
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const json& item = list[i];
       std::string id = item.at(key).get<std::string>();
-      EXPECT_TRUE(seen.insert(id).second) << coll << " lists " << id << " twice";
+      EXPECT_TRUE(seen.insert(id).second) << list_path << " lists " << id << " twice";
       // Documented in /openapi.yaml: lists are ordered by id.
-      EXPECT_LT(previous, id) << coll << " is not ordered by " << key;
+      EXPECT_LT(previous, id) << list_path << " is not ordered by " << key;
       previous = id;
-      EXPECT_EQ(get_json(port(), kV2 + "/" + coll + "/" + id), item) << coll << "/" << id;
+      EXPECT_EQ(get_json(port(), list_path + "/" + id), item) << list_path << "/" << id;
+      EXPECT_EQ(get_json(port(), list_path + "/" + id + "?exclude_default"), defaults[i])
+          << list_path << "/" << id << "?exclude_default";
+      EXPECT_NE(defaults[i], item) << list_path << ": the default set of " << id << " excludes nothing";
     }
-  }
+  };
+  for (const auto& [coll, key] : kCollections) check_list(kV2 + "/" + coll, key);
   for (const auto& pool : get_json(port(), kV2 + "/resourcePools")) {
     std::string pool_id = pool.at("resourcePoolId").get<std::string>();
-    std::string previous;
-    for (const auto& res : get_json(port(), kV2 + "/resourcePools/" + pool_id + "/resources")) {
-      EXPECT_EQ(res.at("resourcePoolId"), pool_id);
-      std::string id = res.at("resourceId").get<std::string>();
-      EXPECT_LT(previous, id) << "resources of " << pool_id << " are not ordered by resourceId";
-      previous = id;
-      EXPECT_EQ(get_json(port(), kV2 + "/resourcePools/" + pool_id + "/resources/" + id), res);
-    }
+    std::string path = kV2 + "/resourcePools/" + pool_id + "/resources";
+    check_list(path, "resourceId");
+    for (const auto& res : get_json(port(), path)) EXPECT_EQ(res.at("resourcePoolId"), pool_id);
   }
 }
 
@@ -421,8 +657,9 @@ TEST_F(InventoryApiTest, CrossReferencesResolve) {
     auto listed = site_doc.at("resourcePools");
     EXPECT_NE(std::find(listed.begin(), listed.end(), p["resourcePoolId"]), listed.end())
         << "site " << site << " does not list its pool " << p["resourcePoolId"];
+    // elements is left out of lists by default.
     for (const auto& r :
-         get_json(port(), kV2 + "/resourcePools/" + p["resourcePoolId"].get<std::string>() + "/resources")) {
+         get_json(port(), kV2 + "/resourcePools/" + p["resourcePoolId"].get<std::string>() + "/resources?all_fields")) {
       EXPECT_TRUE(type_ids.count(r.at("resourceTypeId").get<std::string>())) << r.dump();
       for (const auto& e : r.at("elements")) {
         EXPECT_TRUE(type_ids.count(e.at("resourceTypeId").get<std::string>())) << e.dump();
@@ -513,14 +750,25 @@ TEST_F(InventoryApiTest, ResourceUnderTheWrongPoolIs404) {
 }
 
 TEST_F(InventoryApiTest, UpperCaseUuidsFindTheSameObject) {
-  json pools = get_json(port(), kV2 + "/resourcePools");
+  json pools = get_json(port(), kV2 + "/resourcePools?all_fields");
+  json defaults = get_json(port(), kV2 + "/resourcePools");
   ASSERT_FALSE(pools.empty());
+  ASSERT_EQ(defaults.size(), pools.size());
   std::string id = pools[0]["resourcePoolId"].get<std::string>();
   std::string upper = id;
   std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+  ASSERT_NE(upper, id);
   HttpResponse res = http_get(port(), kV2 + "/resourcePools/" + upper);
   ASSERT_EQ(res.status, 200) << res.body;
   EXPECT_EQ(res.json(), pools[0]);
+  HttpResponse selected = http_get(port(), kV2 + "/resourcePools/" + upper + "?exclude_default");
+  ASSERT_EQ(selected.status, 200) << selected.body;
+  EXPECT_EQ(selected.json(), defaults[0]);
+  // Upper case in a parent id too.
+  std::string path = kV2 + "/resourcePools/" + upper + "/resources";
+  json resources = get_json(port(), path + "?all_fields");
+  ASSERT_FALSE(resources.empty()) << path;
+  EXPECT_EQ(resources, get_json(port(), kV2 + "/resourcePools/" + id + "/resources?all_fields"));
 }
 
 TEST_F(InventoryApiTest, SubscriptionsAnswer501Problems) {
@@ -574,6 +822,7 @@ adapters:
   EXPECT_EQ(get_json(gw.port(), kV2).value("name", ""), "simulated-ocloud");
   // The simulated objects conform too (a few per list, to stay fast).
   check_all_reference_paths(gw.port(), 3);
+  check_v1_lists_meet_the_conformance_schemas(gw.port());
 
   // Deterministic: the same config gives the same ids after a restart.
   auto before = all_ids(gw.port());
@@ -621,6 +870,65 @@ TEST(ReferenceSchemaCheckerTest, RejectsMissingPropertiesBadUuidsAndUnknownEnumV
   EXPECT_TRUE(Conforms(type, reference().component("ResourceType"), "type"));
   type["resourceKind"] = "BOGUS";
   EXPECT_FALSE(Conforms(type, reference().component("ResourceType"), "type"));
+
+  // The relaxed check drops only the names it is given.
+  json no_extensions = {
+      {"resourceTypeId", id}, {"name", "n"},    {"description", "d"},         {"vendor", "v"},
+      {"model", "m"},         {"version", "1"}, {"resourceKind", "PHYSICAL"}, {"resourceClass", "COMPUTE"}};
+  auto types_schema = get_schema(kV2 + "/resourceTypes");
+  ASSERT_TRUE(types_schema.has_value());
+  EXPECT_FALSE(Conforms(json::array({no_extensions}), *types_schema, "types"));
+  EXPECT_TRUE(ConformsWithout(json::array({no_extensions}), *types_schema, {"extensions"}, "types"));
+  no_extensions.erase("model");
+  EXPECT_FALSE(ConformsWithout(json::array({no_extensions}), *types_schema, {"extensions"}, "types"));
+
+  // The default-set comparison notices a missing, an extra and a changed attribute.
+  json full = json::array({{{"resourcePoolId", id}, {"name", "p"}, {"extensions", {{"a", 1}}}}});
+  EXPECT_TRUE(IsDefaultSetOf(json::array({{{"resourcePoolId", id}, {"name", "p"}}}), full, "resourcePools"));
+  EXPECT_FALSE(IsDefaultSetOf(json::array({{{"resourcePoolId", id}}}), full, "resourcePools"));
+  EXPECT_FALSE(IsDefaultSetOf(full, full, "resourcePools"));
+  EXPECT_FALSE(IsDefaultSetOf(json::array({{{"resourcePoolId", id}, {"name", "q"}}}), full, "resourcePools"));
+  EXPECT_FALSE(IsDefaultSetOf(json::array(), full, "resourcePools"));
+}
+
+// The conformance-schema checker must be able to fail too.
+TEST(ConformanceSchemaCheckerTest, RejectsMissingRequiredPropertiesAndWrongTypes) {
+  const std::string id = "3f0b2a8e-9c1d-4e5f-8a7b-6c5d4e3f2a1b";
+  json pool = {
+      {"resourcePoolId", id}, {"name", "p"}, {"description", "d"}, {"oCloudId", id}, {"globalLocationId", "loc"}};
+  EXPECT_TRUE(MeetsConformanceSchema(json::array({pool}), "resourcePools_properties.json", "pools"));
+  json v2_only = pool;
+  v2_only.erase("globalLocationId");
+  EXPECT_FALSE(MeetsConformanceSchema(json::array({v2_only}), "resourcePools_properties.json", "pools"));
+  json bad_type = pool;
+  bad_type["extensions"] = "x";  // null or object
+  EXPECT_FALSE(MeetsConformanceSchema(json::array({bad_type}), "resourcePools_properties.json", "pools"));
+  json null_extensions = pool;
+  null_extensions["extensions"] = nullptr;
+  EXPECT_TRUE(MeetsConformanceSchema(json::array({null_extensions}), "resourcePools_properties.json", "pools"));
+  EXPECT_FALSE(MeetsConformanceSchema(pool, "resourcePools_properties.json", "pools"));  // not a list
+
+  json manager = {{"deploymentManagerId", id},
+                  {"name", "m"},
+                  {"description", "d"},
+                  {"oCloudId", id},
+                  {"serviceUri", "u"},
+                  {"supportedLocations", {"loc"}},
+                  {"capabilities", json::object()},
+                  {"capacity", json::object()}};
+  EXPECT_TRUE(MeetsConformanceSchema(json::array({manager}), "deploymentManagers_properties.json", "dms"));
+  manager.erase("capacity");
+  EXPECT_FALSE(MeetsConformanceSchema(json::array({manager}), "deploymentManagers_properties.json", "dms"));
+
+  json type = {{"resourceTypeId", id}, {"name", "n"},  {"description", "d"},
+               {"vendor", "v"},        {"model", "m"}, {"version", "1"}};
+  EXPECT_TRUE(MeetsConformanceSchema(json::array({type}), "resourceTypes_properties.json", "types"));
+  EXPECT_FALSE(MeetsConformanceSchema(json::array({type, type}), "resourceTypes_properties.json", "types"));
+
+  json resource = {{"resourceId", id}, {"resourcePoolId", id}, {"resourceTypeId", id}, {"description", "d"}};
+  EXPECT_TRUE(MeetsConformanceSchema(json::array({resource}), "resources_properties.json", "resources"));
+  resource["resourceTypeId"] = 7;
+  EXPECT_FALSE(MeetsConformanceSchema(json::array({resource}), "resources_properties.json", "resources"));
 }
 
 }  // namespace

@@ -25,10 +25,11 @@ json string_array(std::vector<std::string> values) {
   return out;
 }
 
-json object_or_empty(json value) { return value.is_object() ? std::move(value) : json::object(); }
+json object_or_empty(json value) {
+  return value.is_object() ? std::move(value) : json::object();
+}
 
-InventoryObject finished(Kind kind, std::string id, std::string parent_id, json doc,
-                         const AdapterContext& ctx) {
+InventoryObject finished(Kind kind, std::string id, std::string parent_id, json doc, const AdapterContext& ctx) {
   InventoryObject obj;
   obj.kind = kind;
   obj.id = std::move(id);
@@ -41,8 +42,8 @@ InventoryObject finished(Kind kind, std::string id, std::string parent_id, json 
 
 // Looks a key up in a key -> value table built from the model; a miss is a
 // programming error of the adapter that built the model.
-const std::string& lookup(const std::unordered_map<std::string, std::string>& table,
-                          const std::string& key, std::string_view what) {
+const std::string& lookup(const std::unordered_map<std::string, std::string>& table, const std::string& key,
+                          std::string_view what) {
   auto it = table.find(key);
   if (it == table.end()) {
     throw std::invalid_argument("unknown " + std::string(what) + " '" + key + "'");
@@ -52,16 +53,14 @@ const std::string& lookup(const std::unordered_map<std::string, std::string>& ta
 
 template <typename TypeIdFn>
 json resource_doc(ResourceSpec spec, const std::string& key_path, const std::string& type_id,
-                  const std::string& resource_pool_id, const O2Ids& ids,
-                  const TypeIdFn& type_id_of) {
+                  const std::string& resource_pool_id, const O2Ids& ids, const TypeIdFn& type_id_of) {
   json elements = json::array();
   for (auto& element : spec.elements) {
     std::string element_path = key_path + "/" + element.key;
     // An element without a type of its own is a part of the same kind of thing.
-    std::string element_type_id =
-        element.type_key.empty() ? type_id : type_id_of(element.type_key);
-    elements.push_back(resource_doc(std::move(element), element_path, element_type_id,
-                                    resource_pool_id, ids, type_id_of));
+    std::string element_type_id = element.type_key.empty() ? type_id : type_id_of(element.type_key);
+    elements.push_back(
+        resource_doc(std::move(element), element_path, element_type_id, resource_pool_id, ids, type_id_of));
   }
   json doc = json::object();
   doc["resourceId"] = ids.resource(key_path);
@@ -76,8 +75,7 @@ json resource_doc(ResourceSpec spec, const std::string& key_path, const std::str
   return doc;
 }
 
-json alarm_definition_doc(AlarmDefinitionSpec def, const std::string& type_key,
-                          const O2Ids& ids) {
+json alarm_definition_doc(AlarmDefinitionSpec def, const std::string& type_key, const O2Ids& ids) {
   json doc = json::object();
   doc["alarmDefinitionId"] = ids.alarm_definition(type_key, def.key);
   doc["alarmName"] = std::move(def.name);
@@ -100,8 +98,7 @@ std::string O2Ids::resource_type(std::string_view key) const {
 std::string O2Ids::alarm_dictionary(std::string_view resource_type_key) const {
   return ctx_.derive_id(kind_name(Kind::alarm_dictionary), resource_type_key);
 }
-std::string O2Ids::alarm_definition(std::string_view resource_type_key,
-                                    std::string_view definition_key) const {
+std::string O2Ids::alarm_definition(std::string_view resource_type_key, std::string_view definition_key) const {
   std::string path;
   path.reserve(resource_type_key.size() + definition_key.size() + 1);
   path.append(resource_type_key).append("/").append(definition_key);
@@ -120,16 +117,14 @@ std::string O2Ids::site(std::string_view key) const {
   return ctx_.derive_id(kind_name(Kind::ocloud_site), key);
 }
 
-InventoryObject make_resource(ResourceSpec spec, std::string_view key_path,
-                              const std::string& resource_pool_id, const O2Ids& ids,
-                              const AdapterContext& ctx) {
+InventoryObject make_resource(ResourceSpec spec, std::string_view key_path, const std::string& resource_pool_id,
+                              const O2Ids& ids, const AdapterContext& ctx) {
   auto type_id_of = [&ids](const std::string& key) { return ids.resource_type(key); };
   std::string path(key_path);
   std::string type_id = ids.resource_type(spec.type_key);
   std::string id = ids.resource(path);
   return finished(Kind::resource, std::move(id), resource_pool_id,
-                  resource_doc(std::move(spec), path, type_id, resource_pool_id, ids, type_id_of),
-                  ctx);
+                  resource_doc(std::move(spec), path, type_id, resource_pool_id, ids, type_id_of), ctx);
 }
 
 std::vector<InventoryObject> build_inventory(OCloudModel model, const AdapterContext& ctx) {
@@ -137,8 +132,7 @@ std::vector<InventoryObject> build_inventory(OCloudModel model, const AdapterCon
   const std::string ocloud_id = ctx.ocloud_id.str();
   std::vector<InventoryObject> out;
   out.reserve(model.locations.size() + model.sites.size() + 2 * model.resource_types.size() +
-              model.resource_pools.size() + model.resources.size() +
-              model.deployment_managers.size());
+              model.resource_pools.size() + model.resources.size() + model.deployment_managers.size());
 
   // Key -> id tables, computed once: hashing a name per resource is the cost
   // that matters when a back end has 100,000 of them.
@@ -169,8 +163,7 @@ std::vector<InventoryObject> build_inventory(OCloudModel model, const AdapterCon
     doc["name"] = std::move(loc.name);
     doc["description"] = std::move(loc.description);
     auto sites = location_sites.find(loc.global_location_id);
-    doc["oCloudSiteIds"] =
-        sites == location_sites.end() ? json::array() : string_array(sites->second);
+    doc["oCloudSiteIds"] = sites == location_sites.end() ? json::array() : string_array(sites->second);
     if (!loc.coordinate.is_null()) doc["coordinate"] = std::move(loc.coordinate);
     if (!loc.civic_address.is_null()) doc["civicAddress"] = std::move(loc.civic_address);
     if (loc.address) doc["address"] = std::move(*loc.address);
@@ -225,8 +218,7 @@ std::vector<InventoryObject> build_inventory(OCloudModel model, const AdapterCon
       dict_doc["managementInterfaceId"] = json::array({kManagementInterfaceO2ims});
       dict_doc["pkNotificationField"] = string_array(std::move(dict.pk_notification_field));
       dict_doc["alarmDefinition"] = std::move(definitions);
-      out.push_back(
-          finished(Kind::alarm_dictionary, std::move(dict_id), id, std::move(dict_doc), ctx));
+      out.push_back(finished(Kind::alarm_dictionary, std::move(dict_id), id, std::move(dict_doc), ctx));
     }
     out.push_back(finished(Kind::resource_type, id, "", std::move(doc), ctx));
   }
@@ -252,19 +244,17 @@ std::vector<InventoryObject> build_inventory(OCloudModel model, const AdapterCon
   };
   const std::size_t first_resource = out.size();
   out.resize(first_resource + model.resources.size());
-  for_each_chunk(model.resources.size(), kResourcesPerThread,
-                 [&](std::size_t begin, std::size_t end) {
-                   for (std::size_t i = begin; i < end; ++i) {
-                     ResourceSpec& res = model.resources[i];
-                     const std::string& pool_id = lookup(pool_ids, res.pool_key, "resource pool");
-                     const std::string& type_id = lookup(type_ids, res.type_key, "resource type");
-                     std::string key = std::move(res.key);
-                     json doc = resource_doc(std::move(res), key, type_id, pool_id, ids, type_id_of);
-                     std::string id = doc["resourceId"].get<std::string>();
-                     out[first_resource + i] =
-                         finished(Kind::resource, std::move(id), pool_id, std::move(doc), ctx);
-                   }
-                 });
+  for_each_chunk(model.resources.size(), kResourcesPerThread, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      ResourceSpec& res = model.resources[i];
+      const std::string& pool_id = lookup(pool_ids, res.pool_key, "resource pool");
+      const std::string& type_id = lookup(type_ids, res.type_key, "resource type");
+      std::string key = std::move(res.key);
+      json doc = resource_doc(std::move(res), key, type_id, pool_id, ids, type_id_of);
+      std::string id = doc["resourceId"].get<std::string>();
+      out[first_resource + i] = finished(Kind::resource, std::move(id), pool_id, std::move(doc), ctx);
+    }
+  });
 
   for (auto& dm : model.deployment_managers) {
     json locations = json::array();

@@ -26,8 +26,7 @@ inline constexpr std::string_view kDefaultAlarmDictionarySchemaVersion = "1.0";
 
 // Allowed enum values, in the order the O2 specification lists them.
 inline constexpr std::string_view kResourceKinds[] = {"UNDEFINED", "PHYSICAL", "LOGICAL"};
-inline constexpr std::string_view kResourceClasses[] = {"UNDEFINED", "COMPUTE", "NETWORKING",
-                                                        "STORAGE"};
+inline constexpr std::string_view kResourceClasses[] = {"UNDEFINED", "COMPUTE", "NETWORKING", "STORAGE"};
 inline constexpr std::string_view kClearingTypes[] = {"AUTOMATIC", "MANUAL"};
 inline constexpr std::string_view kAlarmChangeTypes[] = {"ADDED", "DELETED", "MODIFIED"};
 
@@ -136,8 +135,7 @@ class O2Ids {
 
   [[nodiscard]] std::string resource_type(std::string_view key) const;
   [[nodiscard]] std::string alarm_dictionary(std::string_view resource_type_key) const;
-  [[nodiscard]] std::string alarm_definition(std::string_view resource_type_key,
-                                             std::string_view definition_key) const;
+  [[nodiscard]] std::string alarm_definition(std::string_view resource_type_key, std::string_view definition_key) const;
   [[nodiscard]] std::string resource_pool(std::string_view key) const;
   [[nodiscard]] std::string resource(std::string_view key_path) const;
   [[nodiscard]] std::string deployment_manager(std::string_view key) const;
@@ -157,9 +155,8 @@ std::vector<InventoryObject> build_inventory(OCloudModel model, const AdapterCon
 
 // One Resource (with its elements), for adapters that update resources one at a
 // time. `key_path` is the resource's key (or element path) used for its id.
-InventoryObject make_resource(ResourceSpec spec, std::string_view key_path,
-                              const std::string& resource_pool_id, const O2Ids& ids,
-                              const AdapterContext& ctx);
+InventoryObject make_resource(ResourceSpec spec, std::string_view key_path, const std::string& resource_pool_id,
+                              const O2Ids& ids, const AdapterContext& ctx);
 
 // True when `value` is one of `allowed` (the enum tables above).
 template <std::size_t N>

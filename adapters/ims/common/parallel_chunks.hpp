@@ -41,7 +41,7 @@ void for_each_chunk(std::size_t count, std::size_t min_per_thread, const Fn& fn)
     };
     for (std::size_t t = 1; t < threads; ++t) workers.emplace_back(run, t);
     run(0);  // the calling thread takes the first chunk
-  }  // joins
+  }          // joins
   for (const auto& e : errors) {
     if (e) std::rethrow_exception(e);
   }

@@ -35,8 +35,8 @@ StatResult stat_file(const std::filesystem::path& path) {
   stamp.device = static_cast<std::uint64_t>(st.st_dev);
   stamp.inode = static_cast<std::uint64_t>(st.st_ino);
   stamp.size = static_cast<std::int64_t>(st.st_size);
-  stamp.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
-                   static_cast<std::int64_t>(st.st_mtim.tv_nsec);
+  stamp.mtime_ns =
+      static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + static_cast<std::int64_t>(st.st_mtim.tv_nsec);
   return {stamp, {}};
 }
 
@@ -57,8 +57,7 @@ FileAdapterOptions FileAdapterOptions::parse(const nlohmann::json& config) {
   std::string path = reader.string("path");
   if (path.empty()) throw ConfigError(reader.path("path"), "must not be empty");
   options.path = path;
-  options.poll_interval =
-      std::chrono::milliseconds(reader.integer("poll_interval_ms", 1000, 50, 600000));
+  options.poll_interval = std::chrono::milliseconds(reader.integer("poll_interval_ms", 1000, 50, 600000));
   reader.finish();
   return options;
 }
@@ -70,7 +69,9 @@ FileAdapter::FileAdapter(AdapterContext ctx, FileAdapterOptions options)
   }
 }
 
-FileAdapter::~FileAdapter() { stop(); }
+FileAdapter::~FileAdapter() {
+  stop();
+}
 
 void FileAdapter::start() {
   // The first load is synchronous so a good file makes the gateway ready at once;
@@ -126,8 +127,8 @@ void FileAdapter::poll_once() {
     if (last_attempt_ == before.stamp) return;  // unchanged since the last parse, good or bad
   }
   if (before.stamp->size > kMaxFileBytes) {
-    record_failure(origin + ": file is " + std::to_string(before.stamp->size) +
-                       " bytes, more than the " + std::to_string(kMaxFileBytes) + " allowed",
+    record_failure(origin + ": file is " + std::to_string(before.stamp->size) + " bytes, more than the " +
+                       std::to_string(kMaxFileBytes) + " allowed",
                    before.stamp);
     return;
   }
@@ -157,8 +158,8 @@ void FileAdapter::poll_once() {
     if (c.type == ChangeType::modify) ++modified;
     if (c.type == ChangeType::remove) ++removed;
   }
-  spdlog::info("adapter {}: loaded {} ({} objects; {} created, {} modified, {} removed)",
-               ctx_.spec.name, origin, count, created, modified, removed);
+  spdlog::info("adapter {}: loaded {} ({} objects; {} created, {} modified, {} removed)", ctx_.spec.name, origin, count,
+               created, modified, removed);
   std::lock_guard lock(mu_);
   synced_ = true;
   last_attempt_ = before.stamp;

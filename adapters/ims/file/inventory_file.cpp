@@ -85,7 +85,9 @@ std::string type_word(const YAML::Node& node) {
   return "undefined value";
 }
 
-int line_of(const YAML::Mark& mark) { return mark.line < 0 ? 0 : mark.line + 1; }
+int line_of(const YAML::Mark& mark) {
+  return mark.line < 0 ? 0 : mark.line + 1;
+}
 
 // Offset of the first byte that is not part of well-formed UTF-8 (no overlong
 // forms, no surrogates, nothing above U+10FFFF), or npos. Published documents
@@ -135,8 +137,8 @@ class ContentFinder : public YAML::EventHandler {
                 const std::string& /*value*/) override {
     note(mark);
   }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string& /*tag*/,
-                       YAML::anchor_t /*anchor*/, YAML::EmitterStyle::value /*style*/) override {
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                       YAML::EmitterStyle::value /*style*/) override {
     note(mark);
   }
   void OnSequenceEnd() override {}
@@ -190,14 +192,16 @@ json plain_scalar_to_json(const std::string& s) {
   if (s == "false" || s == "False" || s == "FALSE") return false;
   if (s.empty() || s.find_first_not_of("0123456789+-.eE") != std::string::npos) return s;
   std::string_view digits(s);
-  if (digits.front() == '+') digits.remove_prefix(1);
+  if (digits.front() == '+') digits.remove_prefix(1);  // from_chars takes no '+'
+  if (digits.empty() || digits.front() == '+' || (digits.front() == '-' && s.front() == '+')) {
+    return s;
+  }
   const char* first = digits.data();
   const char* last = digits.data() + digits.size();
-  if (std::int64_t i = 0; std::from_chars(first, last, i).ptr == last) return i;
-  if (std::uint64_t u = 0; std::from_chars(first, last, u).ptr == last) return u;
-  double d = 0;
-  auto [ptr, ec] = std::from_chars(first, last, d);
-  if (ec == std::errc() && ptr == last && std::isfinite(d)) return d;
+  auto whole = [last](std::from_chars_result r) { return r.ec == std::errc() && r.ptr == last; };
+  if (std::int64_t i = 0; whole(std::from_chars(first, last, i))) return i;
+  if (std::uint64_t u = 0; whole(std::from_chars(first, last, u))) return u;
+  if (double d = 0; whole(std::from_chars(first, last, d)) && std::isfinite(d)) return d;
   return s;
 }
 
@@ -215,8 +219,7 @@ class Parser;
 // is missed because of a typo) and reads typed values.
 class Fields {
  public:
-  Fields(Parser& parser, const YAML::Node& node, std::string path,
-         std::initializer_list<std::string_view> allowed);
+  Fields(Parser& parser, const YAML::Node& node, std::string path, std::initializer_list<std::string_view> allowed);
 
   [[nodiscard]] const YAML::Node& node() const { return node_; }
   // "resources[3].pool"; top-level keys are named bare.
@@ -236,8 +239,7 @@ class Fields {
   template <std::size_t N>
   std::string enum_value(std::string_view name, const std::string_view (&allowed)[N],
                          std::optional<std::string_view> fallback);
-  std::vector<std::string> string_list(std::string_view name,
-                                       std::optional<std::vector<std::string>> fallback = {});
+  std::vector<std::string> string_list(std::string_view name, std::optional<std::vector<std::string>> fallback = {});
   json free_form_object(std::string_view name);
   // The list's items (empty when absent); each item is returned with its path.
   std::vector<std::pair<YAML::Node, std::string>> list(std::string_view name);
@@ -264,21 +266,33 @@ class Parser {
   [[noreturn]] void fail(const YAML::Mark& mark, const std::string& reason) const {
     throw InventoryFileError(origin_, line_of(mark), reason);
   }
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& reason) const {
-    fail(node.Mark(), reason);
-  }
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& reason) const { fail(node.Mark(), reason); }
 
   void charge(const YAML::Node& node) {
     if (budget_ == 0) {
-      fail(node, "the document expands to too many values (anchors and aliases that repeat "
-                 "large parts of it are not supported)");
+      fail(node,
+           "the document expands to too many values (anchors and aliases that repeat "
+           "large parts of it are not supported)");
     }
     --budget_;
   }
 
   std::string scalar(const YAML::Node& node, const std::string& path) {
     if (!node.IsScalar()) fail(node, path + ": must be a string, not a " + type_word(node));
-    return node.Scalar();
+    return text(node, path);
+  }
+
+  // The node's scalar, which must be UTF-8 like all published JSON. The file
+  // itself is checked up front, but yaml-cpp 0.7 decodes the escapes "\N" and
+  // "\_" to single Latin-1 bytes, so each scalar is checked again.
+  const std::string& text(const YAML::Node& node, const std::string& path) const {
+    const std::string& value = node.Scalar();
+    if (first_invalid_utf8(value) != std::string_view::npos) {
+      fail(node, path +
+                     ": not valid UTF-8 (the YAML escapes \\N and \\_ are not supported; "
+                     "write the characters themselves)");
+    }
+    return value;
   }
 
   json to_json(const YAML::Node& node, const std::string& path, int depth);
@@ -294,19 +308,17 @@ class Parser {
   // `siblings` holds the keys already used at this level (top-level resources,
   // or the other elements of the same parent).
   ResourceSpec parse_resource(const YAML::Node& node, const std::string& path, int depth,
-                              const std::string* parent_type_key,
-                              std::unordered_map<std::string, int>& siblings);
+                              const std::string* parent_type_key, std::unordered_map<std::string, int>& siblings);
   void parse_deployment_managers(Fields& top, OCloudModel& model);
   json parse_coordinate(const Entry& entry, const std::string& path);
   json parse_civic_address(Fields& fields);
 
   // Checks that `key` names something in `declared`; else fails at `at`.
   void check_reference(const YAML::Node& at, const std::string& path, const std::string& key,
-                       const std::unordered_map<std::string, int>& declared,
-                       std::string_view what);
+                       const std::unordered_map<std::string, int>& declared, std::string_view what);
   // Records `key` as declared at `line`, failing on a second declaration.
-  void declare(std::unordered_map<std::string, int>& declared, const std::string& key,
-               const Fields& fields, std::string_view name, std::string_view what);
+  void declare(std::unordered_map<std::string, int>& declared, const std::string& key, const Fields& fields,
+               std::string_view name, std::string_view what);
 
   std::string origin_;
   std::size_t budget_;
@@ -333,7 +345,7 @@ Fields::Fields(Parser& parser, const YAML::Node& node, std::string path,
     if (!key.IsScalar()) {
       parser_.fail(key, subject() + ": keys must be plain names, not a " + type_word(key));
     }
-    std::string name = key.Scalar();
+    std::string name = parser_.text(key, subject());
     for (const auto& seen : entries_) {
       if (seen.name == name) {
         parser_.fail(key, subject() + ": duplicate key '" + name + "' (first given on line " +
@@ -378,7 +390,7 @@ const Entry& Fields::require(std::string_view name) const {
 std::string Fields::required_string(std::string_view name, bool allow_empty) {
   const Entry& e = require(name);
   if (!e.value.IsScalar()) fail_at(e, "must be a string, not a " + type_word(e.value));
-  std::string value = e.value.Scalar();
+  std::string value = parser_.text(e.value, at(name));
   if (value.empty() && !allow_empty) fail_at(e, "must not be empty");
   return value;
 }
@@ -387,7 +399,7 @@ std::string Fields::optional_string(std::string_view name, std::string fallback)
   const Entry* e = find(name);
   if (e == nullptr) return fallback;
   if (!e->value.IsScalar()) fail_at(*e, "must be a string, not a " + type_word(e->value));
-  return e->value.Scalar();
+  return parser_.text(e->value, at(name));
 }
 
 bool is_valid_key(std::string_view key) {
@@ -405,8 +417,7 @@ bool is_valid_key(std::string_view key) {
 std::string Fields::required_key(std::string_view name) {
   std::string key = required_string(name);
   if (!is_valid_key(key)) {
-    fail_at(require(name), "'" + key + "' is not a valid key: use 1 to " +
-                               std::to_string(kMaxKeyLength) +
+    fail_at(require(name), "'" + key + "' is not a valid key: use 1 to " + std::to_string(kMaxKeyLength) +
                                " letters, digits, '-', '_' or '.', starting with a letter or "
                                "digit");
   }
@@ -424,8 +435,7 @@ std::string Fields::enum_value(std::string_view name, const std::string_view (&a
   return value;
 }
 
-std::vector<std::string> Fields::string_list(std::string_view name,
-                                             std::optional<std::vector<std::string>> fallback) {
+std::vector<std::string> Fields::string_list(std::string_view name, std::optional<std::vector<std::string>> fallback) {
   const Entry* e = find(name);
   if (e == nullptr) return fallback ? std::move(*fallback) : std::vector<std::string>{};
   if (!e->value.IsSequence()) fail_at(*e, "must be a list of strings, not a " + type_word(e->value));
@@ -465,11 +475,10 @@ json Parser::to_json(const YAML::Node& node, const std::string& path, int depth)
     fail(node, path + ": nested more than " + std::to_string(kMaxValueDepth) + " levels deep");
   }
   switch (node.Type()) {
-    case YAML::NodeType::Null:
-      return nullptr;
+    case YAML::NodeType::Null: return nullptr;
     case YAML::NodeType::Scalar:
       // Quoted or explicitly tagged scalars stay strings: "8080" is text.
-      return node.Tag() == "?" ? plain_scalar_to_json(node.Scalar()) : json(node.Scalar());
+      return node.Tag() == "?" ? plain_scalar_to_json(text(node, path)) : json(text(node, path));
     case YAML::NodeType::Sequence: {
       json out = json::array();
       std::size_t i = 0;
@@ -483,49 +492,44 @@ json Parser::to_json(const YAML::Node& node, const std::string& path, int depth)
       for (const auto& pair : node) {
         const YAML::Node key = pair.first;
         if (!key.IsScalar()) fail(key, path + ": keys must be plain names, not a " + type_word(key));
-        const std::string& name = key.Scalar();
+        const std::string& name = text(key, path);
         if (out.contains(name)) fail(key, path + ": duplicate key '" + name + "'");
         out[name] = to_json(pair.second, path + "." + name, depth + 1);
       }
       return out;
     }
-    case YAML::NodeType::Undefined:
-      break;
+    case YAML::NodeType::Undefined: break;
   }
   fail(node, path + ": undefined value");
 }
 
-void Parser::declare(std::unordered_map<std::string, int>& declared, const std::string& key,
-                     const Fields& fields, std::string_view name, std::string_view what) {
+void Parser::declare(std::unordered_map<std::string, int>& declared, const std::string& key, const Fields& fields,
+                     std::string_view name, std::string_view what) {
   const Entry* e = fields.find(name);
   int line = line_of(e != nullptr ? e->key.Mark() : fields.node().Mark());
   auto [it, inserted] = declared.emplace(key, line);
   if (!inserted) {
-    fail(e != nullptr ? e->key.Mark() : fields.node().Mark(),
-         fields.at(name) + ": duplicate " + std::string(what) + " '" + key +
-             "' (first declared on line " + std::to_string(it->second) + ")");
+    fail(e != nullptr ? e->key.Mark() : fields.node().Mark(), fields.at(name) + ": duplicate " + std::string(what) +
+                                                                  " '" + key + "' (first declared on line " +
+                                                                  std::to_string(it->second) + ")");
   }
 }
 
-void Parser::check_reference(const YAML::Node& at, const std::string& path,
-                             const std::string& key,
-                             const std::unordered_map<std::string, int>& declared,
-                             std::string_view what) {
+void Parser::check_reference(const YAML::Node& at, const std::string& path, const std::string& key,
+                             const std::unordered_map<std::string, int>& declared, std::string_view what) {
   if (declared.contains(key)) return;
   std::vector<std::string> known;
   known.reserve(declared.size());
   for (const auto& [k, line] : declared) known.push_back(k);
   std::sort(known.begin(), known.end());  // the same suggestion on every run
-  fail(at, path + ": unknown " + std::string(what) + " '" + key + "'" +
-               did_you_mean(closest(key, known)));
+  fail(at, path + ": unknown " + std::string(what) + " '" + key + "'" + did_you_mean(closest(key, known)));
 }
 
 OCloudModel Parser::parse(const std::string& text) {
   if (const std::size_t bad = first_invalid_utf8(text); bad != std::string_view::npos) {
     throw InventoryFileError(origin_, line_at_offset(text, bad),
-                             "the file is not valid UTF-8 (byte " + std::to_string(
-                                 static_cast<unsigned char>(text[bad])) +
-                                 "); save it as UTF-8");
+                             "the file is not valid UTF-8 (byte " +
+                                 std::to_string(static_cast<unsigned char>(text[bad])) + "); save it as UTF-8");
   }
   YAML::Node root;
   try {
@@ -538,20 +542,20 @@ OCloudModel Parser::parse(const std::string& text) {
   }
   if (!root.IsDefined() || root.IsNull()) {
     // A half-written file often looks empty; an empty inventory must be said out loud.
-    throw InventoryFileError(origin_, 1,
-                             "the file has no content; write '{}' to declare an empty inventory");
+    throw InventoryFileError(origin_, 1, "the file has no content; write '{}' to declare an empty inventory");
   }
   if (!root.IsMap()) {
-    fail(root, "the file must be a mapping with the lists locations, sites, resourceTypes, "
-               "resourcePools, resources and deploymentManagers, not a " + type_word(root));
+    fail(root,
+         "the file must be a mapping with the lists locations, sites, resourceTypes, "
+         "resourcePools, resources and deploymentManagers, not a " +
+             type_word(root));
   }
   Fields top(*this, root, "",
-             {"version", "locations", "sites", "resourceTypes", "resourcePools", "resources",
-              "deploymentManagers"});
+             {"version", "locations", "sites", "resourceTypes", "resourcePools", "resources", "deploymentManagers"});
   if (const Entry* v = top.find("version")) {
     if (!v->value.IsScalar() || v->value.Scalar() != std::to_string(kInventoryFileFormatVersion)) {
-      top.fail_at(*v, "unsupported format version; this gateway reads version " +
-                          std::to_string(kInventoryFileFormatVersion));
+      top.fail_at(
+          *v, "unsupported format version; this gateway reads version " + std::to_string(kInventoryFileFormatVersion));
     }
   }
   OCloudModel model;
@@ -611,8 +615,7 @@ json Parser::parse_civic_address(Fields& fields) {
     std::string type_text = ca.required_string("caType");
     int ca_type = -1;
     auto [ptr, ec] = std::from_chars(type_text.data(), type_text.data() + type_text.size(), ca_type);
-    if (ec != std::errc() || ptr != type_text.data() + type_text.size() || ca_type < 0 ||
-        ca_type > 255) {
+    if (ec != std::errc() || ptr != type_text.data() + type_text.size() || ca_type < 0 || ca_type > 255) {
       ca.fail_at(*ca.find("caType"), "must be an RFC 4776 CAtype number within 0..255");
     }
     out.push_back(json{{"caType", ca_type}, {"caValue", ca.required_string("caValue")}});
@@ -623,8 +626,7 @@ json Parser::parse_civic_address(Fields& fields) {
 void Parser::parse_locations(Fields& top, OCloudModel& model) {
   for (const auto& [node, path] : top.list("locations")) {
     Fields f(*this, node, path,
-             {"globalLocationId", "name", "description", "coordinate", "civicAddress", "address",
-              "extensions"});
+             {"globalLocationId", "name", "description", "coordinate", "civicAddress", "address", "extensions"});
     LocationSpec loc;
     loc.global_location_id = f.required_string("globalLocationId");
     if (!is_valid_location_id(loc.global_location_id)) {
@@ -640,8 +642,8 @@ void Parser::parse_locations(Fields& top, OCloudModel& model) {
     loc.civic_address = parse_civic_address(f);
     if (f.has("address")) loc.address = f.required_string("address");
     if (loc.coordinate.is_null() && loc.civic_address.is_null() && !loc.address) {
-      fail(node, path + " ('" + loc.global_location_id +
-                     "'): give at least one of coordinate, civicAddress or address");
+      fail(node,
+           path + " ('" + loc.global_location_id + "'): give at least one of coordinate, civicAddress or address");
     }
     loc.extensions = f.free_form_object("extensions");
     model.locations.push_back(std::move(loc));
@@ -655,8 +657,7 @@ void Parser::parse_sites(Fields& top, OCloudModel& model) {
     site.key = f.required_key("key");
     declare(sites_, site.key, f, "key", "site key");
     site.global_location_id = f.required_string("location");
-    check_reference(f.find("location")->key, f.at("location"), site.global_location_id,
-                    locations_, "location");
+    check_reference(f.find("location")->key, f.at("location"), site.global_location_id, locations_, "location");
     site.name = f.required_string("name");
     site.description = f.optional_string("description");
     site.extensions = f.free_form_object("extensions");
@@ -667,12 +668,12 @@ void Parser::parse_sites(Fields& top, OCloudModel& model) {
 AlarmDictionarySpec Parser::parse_alarm_dictionary(const YAML::Node& node, const std::string& path,
                                                    const ResourceTypeSpec& type) {
   Fields f(*this, node, path,
-           {"alarmDictionaryVersion", "alarmDictionarySchemaVersion", "entityType", "vendor",
-            "pkNotificationField", "alarmDefinition"});
+           {"alarmDictionaryVersion", "alarmDictionarySchemaVersion", "entityType", "vendor", "pkNotificationField",
+            "alarmDefinition"});
   AlarmDictionarySpec dict;
   dict.version = f.required_string("alarmDictionaryVersion");
-  dict.schema_version = f.optional_string("alarmDictionarySchemaVersion",
-                                          std::string(kDefaultAlarmDictionarySchemaVersion));
+  dict.schema_version =
+      f.optional_string("alarmDictionarySchemaVersion", std::string(kDefaultAlarmDictionarySchemaVersion));
   dict.entity_type = f.optional_string("entityType", type.model + "-" + type.version);
   dict.vendor = f.optional_string("vendor", type.vendor);
   dict.pk_notification_field =
@@ -680,9 +681,8 @@ AlarmDictionarySpec Parser::parse_alarm_dictionary(const YAML::Node& node, const
   std::unordered_map<std::string, int> definition_keys;
   for (const auto& [item, item_path] : f.list("alarmDefinition")) {
     Fields d(*this, item, item_path,
-             {"key", "alarmName", "alarmDescription", "alarmLastChange", "alarmChangeType",
-              "proposedRepairActions", "clearingType", "pkNotificationField",
-              "alarmAdditionalFields"});
+             {"key", "alarmName", "alarmDescription", "alarmLastChange", "alarmChangeType", "proposedRepairActions",
+              "clearingType", "pkNotificationField", "alarmAdditionalFields"});
     AlarmDefinitionSpec def;
     def.key = d.required_key("key");
     declare(definition_keys, def.key, d, "key", "alarm definition key");
@@ -702,8 +702,8 @@ AlarmDictionarySpec Parser::parse_alarm_dictionary(const YAML::Node& node, const
 void Parser::parse_resource_types(Fields& top, OCloudModel& model) {
   for (const auto& [node, path] : top.list("resourceTypes")) {
     Fields f(*this, node, path,
-             {"key", "name", "description", "vendor", "model", "version", "resourceKind",
-              "resourceClass", "extensions", "alarmDictionary"});
+             {"key", "name", "description", "vendor", "model", "version", "resourceKind", "resourceClass", "extensions",
+              "alarmDictionary"});
     ResourceTypeSpec type;
     type.key = f.required_key("key");
     declare(types_, type.key, f, "key", "resource type key");
@@ -741,12 +741,12 @@ ResourceSpec Parser::parse_resource(const YAML::Node& node, const std::string& p
                                     const std::string* parent_type_key,
                                     std::unordered_map<std::string, int>& siblings) {
   const bool is_element = parent_type_key != nullptr;
-  Fields f = is_element ? Fields(*this, node, path,
-                                 {"key", "type", "description", "globalAssetId", "tags", "groups",
-                                  "extensions", "elements"})
-                        : Fields(*this, node, path,
-                                 {"key", "pool", "type", "description", "globalAssetId", "tags",
-                                  "groups", "extensions", "elements"});
+  Fields f =
+      is_element
+          ? Fields(*this, node, path,
+                   {"key", "type", "description", "globalAssetId", "tags", "groups", "extensions", "elements"})
+          : Fields(*this, node, path,
+                   {"key", "pool", "type", "description", "globalAssetId", "tags", "groups", "extensions", "elements"});
   ResourceSpec res;
   res.key = f.required_key("key");
   declare(siblings, res.key, f, "key", is_element ? "element key" : "resource key");
@@ -767,8 +767,7 @@ ResourceSpec Parser::parse_resource(const YAML::Node& node, const std::string& p
   res.extensions = f.free_form_object("extensions");
   auto elements = f.list("elements");
   if (!elements.empty() && depth >= kMaxElementDepth) {
-    f.fail_at(*f.find("elements"),
-              "elements nest more than " + std::to_string(kMaxElementDepth) + " levels deep");
+    f.fail_at(*f.find("elements"), "elements nest more than " + std::to_string(kMaxElementDepth) + " levels deep");
   }
   std::unordered_map<std::string, int> element_keys;
   for (const auto& [item, item_path] : elements) {
@@ -788,8 +787,7 @@ void Parser::parse_resources(Fields& top, OCloudModel& model) {
 void Parser::parse_deployment_managers(Fields& top, OCloudModel& model) {
   for (const auto& [node, path] : top.list("deploymentManagers")) {
     Fields f(*this, node, path,
-             {"key", "name", "description", "serviceUri", "sites", "capabilities", "capacity",
-              "extensions"});
+             {"key", "name", "description", "serviceUri", "sites", "capabilities", "capacity", "extensions"});
     DeploymentManagerSpec dm;
     dm.key = f.required_key("key");
     declare(managers_, dm.key, f, "key", "deployment manager key");
@@ -830,8 +828,7 @@ OCloudModel parse_inventory_model(const std::string& text, const std::string& or
   }
 }
 
-std::vector<InventoryObject> parse_inventory_file(const std::string& text,
-                                                  const std::string& origin,
+std::vector<InventoryObject> parse_inventory_file(const std::string& text, const std::string& origin,
                                                   const AdapterContext& ctx) {
   return build_inventory(parse_inventory_model(text, origin), ctx);
 }

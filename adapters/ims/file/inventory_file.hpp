@@ -39,8 +39,7 @@ inline constexpr int kInventoryFileFormatVersion = 1;
 OCloudModel parse_inventory_model(const std::string& text, const std::string& origin);
 
 // parse_inventory_model, then the O2 objects with ids derived through ctx.
-std::vector<InventoryObject> parse_inventory_file(const std::string& text,
-                                                  const std::string& origin,
+std::vector<InventoryObject> parse_inventory_file(const std::string& text, const std::string& origin,
                                                   const AdapterContext& ctx);
 
 }  // namespace o2gw::ims

@@ -64,21 +64,16 @@ struct City {
 };
 
 constexpr std::array<City, 8> kCities = {{
-    {"stockholm", "Stockholm Kista", "SE", "Stockholms län", "Stockholm", "Torshamnsgatan", "21",
-     17.9497, 59.4036},
-    {"madrid", "Madrid Las Tablas", "ES", "Comunidad de Madrid", "Madrid",
-     "Calle de Isabel Colbrand", "10", -3.6712, 40.5043},
+    {"stockholm", "Stockholm Kista", "SE", "Stockholms län", "Stockholm", "Torshamnsgatan", "21", 17.9497, 59.4036},
+    {"madrid", "Madrid Las Tablas", "ES", "Comunidad de Madrid", "Madrid", "Calle de Isabel Colbrand", "10", -3.6712,
+     40.5043},
     {"plano", "Dallas Plano", "US", "Texas", "Plano", "Legacy Drive", "5601", -96.8236, 33.0781},
-    {"munich", "Munich Schwabing", "DE", "Bayern", "München", "Leopoldstraße", "175", 11.5860,
-     48.1745},
-    {"toronto", "Toronto Financial District", "CA", "Ontario", "Toronto", "Bay Street", "200",
-     -79.3807, 43.6480},
-    {"bengaluru", "Bengaluru Bellandur", "IN", "Karnataka", "Bengaluru", "Outer Ring Road", "44",
-     77.6766, 12.9279},
-    {"paris", "Paris La Défense", "FR", "Île-de-France", "Courbevoie", "Place des Reflets", "7",
-     2.2392, 48.8920},
-    {"sydney", "Sydney Macquarie Park", "AU", "New South Wales", "Macquarie Park",
-     "Talavera Road", "12", 151.1296, -33.7787},
+    {"munich", "Munich Schwabing", "DE", "Bayern", "München", "Leopoldstraße", "175", 11.5860, 48.1745},
+    {"toronto", "Toronto Financial District", "CA", "Ontario", "Toronto", "Bay Street", "200", -79.3807, 43.6480},
+    {"bengaluru", "Bengaluru Bellandur", "IN", "Karnataka", "Bengaluru", "Outer Ring Road", "44", 77.6766, 12.9279},
+    {"paris", "Paris La Défense", "FR", "Île-de-France", "Courbevoie", "Place des Reflets", "7", 2.2392, 48.8920},
+    {"sydney", "Sydney Macquarie Park", "AU", "New South Wales", "Macquarie Park", "Talavera Road", "12", 151.1296,
+     -33.7787},
 }};
 
 // Kinds of hardware in a simulated rack; keys are the resource type keys.
@@ -88,9 +83,8 @@ constexpr std::string_view kSwitchType = "tor-switch";
 constexpr std::string_view kStorageType = "nvme-storage-node";
 constexpr int kRackSize = 20;  // one switch and one storage node per 20 resources
 
-AlarmDefinitionSpec alarm(const char* key, const char* name, const char* description,
-                          const char* repair, const char* clearing,
-                          json additional = json::object()) {
+AlarmDefinitionSpec alarm(const char* key, const char* name, const char* description, const char* repair,
+                          const char* clearing, json additional = json::object()) {
   AlarmDefinitionSpec def;
   def.key = key;
   def.name = name;
@@ -102,9 +96,8 @@ AlarmDefinitionSpec alarm(const char* key, const char* name, const char* descrip
   return def;
 }
 
-ResourceTypeSpec resource_type(std::string_view key, const char* name, const char* description,
-                               const char* vendor, const char* model, const char* version,
-                               const char* resource_class, json extensions,
+ResourceTypeSpec resource_type(std::string_view key, const char* name, const char* description, const char* vendor,
+                               const char* model, const char* version, const char* resource_class, json extensions,
                                std::vector<AlarmDefinitionSpec> alarms) {
   ResourceTypeSpec type;
   type.key = std::string(key);
@@ -129,24 +122,22 @@ ResourceTypeSpec resource_type(std::string_view key, const char* name, const cha
 std::vector<ResourceTypeSpec> simulated_resource_types() {
   std::vector<ResourceTypeSpec> types;
   types.push_back(resource_type(
-      kServerType, "Edge server, 3rd generation",
-      "Short-depth 2U single-socket server for far-edge and DU workloads", "Kestrel Systems",
-      "KS-E340", "3.2", "COMPUTE",
+      kServerType, "Edge server, 3rd generation", "Short-depth 2U single-socket server for far-edge and DU workloads",
+      "Kestrel Systems", "KS-E340", "3.2", "COMPUTE",
       json{{"formFactor", "2U short-depth"}, {"powerSupplies", 2}, {"maxPowerWatts", 800}},
-      {alarm("fan-failure", "Fan failure", "A chassis fan stopped or runs below its minimum speed; "
+      {alarm("fan-failure", "Fan failure",
+             "A chassis fan stopped or runs below its minimum speed; "
              "the server may throttle or shut down if temperature keeps rising.",
-             "Replace the failed fan module (hot-swappable).", "MANUAL",
-             json{{"severity", "MAJOR"}}),
+             "Replace the failed fan module (hot-swappable).", "MANUAL", json{{"severity", "MAJOR"}}),
        alarm("psu-redundancy-lost", "Power supply redundancy lost",
              "One of the two power supplies failed or lost input power; a second failure stops "
              "the server.",
-             "Check the PDU feed and replace the power supply if it reports a fault.",
-             "AUTOMATIC", json{{"severity", "MAJOR"}}),
+             "Check the PDU feed and replace the power supply if it reports a fault.", "AUTOMATIC",
+             json{{"severity", "MAJOR"}}),
        alarm("cpu-thermal-throttling", "CPU thermal throttling",
              "The CPU reduced its frequency to stay within thermal limits; latency-sensitive "
              "workloads may miss deadlines.",
-             "Check airflow, inlet temperature and fan status.", "AUTOMATIC",
-             json{{"severity", "MINOR"}}),
+             "Check airflow, inlet temperature and fan status.", "AUTOMATIC", json{{"severity", "MINOR"}}),
        alarm("memory-ecc-uncorrectable", "Uncorrectable memory error",
              "A DIMM reported an uncorrectable ECC error; the affected pages were retired.",
              "Drain the node and replace the DIMM named in the BMC event log.", "MANUAL",
@@ -154,41 +145,33 @@ std::vector<ResourceTypeSpec> simulated_resource_types() {
        alarm("bmc-unreachable", "BMC unreachable",
              "The baseboard management controller does not answer Redfish requests; hardware "
              "health is unknown.",
-             "Check the management network and reset the BMC.", "AUTOMATIC",
-             json{{"severity", "WARNING"}})}));
+             "Check the management network and reset the BMC.", "AUTOMATIC", json{{"severity", "WARNING"}})}));
   types.push_back(resource_type(
-      kAcceleratorType, "FEC accelerator card",
-      "PCIe look-aside accelerator for 5G LDPC forward error correction", "Tern Silicon",
-      "TS-FEC200", "2.1", "COMPUTE", json{{"interface", "PCIe Gen4 x16"}, {"sriovVFs", 16}},
+      kAcceleratorType, "FEC accelerator card", "PCIe look-aside accelerator for 5G LDPC forward error correction",
+      "Tern Silicon", "TS-FEC200", "2.1", "COMPUTE", json{{"interface", "PCIe Gen4 x16"}, {"sriovVFs", 16}},
       {alarm("firmware-mismatch", "Firmware version mismatch",
              "The card runs firmware that the installed driver does not support.",
              "Update the card firmware to the version listed for the driver.", "MANUAL"),
-       alarm("device-reset", "Device reset",
-             "The accelerator was reset after a hang; queued operations were lost.",
+       alarm("device-reset", "Device reset", "The accelerator was reset after a hang; queued operations were lost.",
              "No action if isolated; replace the card if resets repeat.", "AUTOMATIC"),
-       alarm("queue-overflow", "Queue overflow",
-             "Offload queues overflowed; the DU fell back to software decoding.",
+       alarm("queue-overflow", "Queue overflow", "Offload queues overflowed; the DU fell back to software decoding.",
              "Rebalance cells across accelerators or add capacity.", "AUTOMATIC")}));
   types.push_back(resource_type(
-      kSwitchType, "Top-of-rack switch", "48x25G + 8x100G leaf switch with PTP boundary clock",
-      "Auklet Networks", "AN-7048", "4.0", "NETWORKING",
-      json{{"ports", json{{"25G", 48}, {"100G", 8}}}, {"ptpProfile", "G.8275.1"}},
+      kSwitchType, "Top-of-rack switch", "48x25G + 8x100G leaf switch with PTP boundary clock", "Auklet Networks",
+      "AN-7048", "4.0", "NETWORKING", json{{"ports", json{{"25G", 48}, {"100G", 8}}}, {"ptpProfile", "G.8275.1"}},
       {alarm("port-down", "Port down", "A server-facing or uplink port lost its link.",
              "Check the cable and optics of the port named in the alarm.", "AUTOMATIC"),
        alarm("ptp-clock-unlocked", "PTP clock unlocked",
              "The boundary clock lost lock to its grandmaster; radio timing is at risk.",
-             "Check the grandmaster and the uplink carrying PTP.", "AUTOMATIC",
-             json{{"severity", "CRITICAL"}}),
-       alarm("high-temperature", "High temperature",
-             "The switch ASIC temperature exceeds its warning threshold.",
+             "Check the grandmaster and the uplink carrying PTP.", "AUTOMATIC", json{{"severity", "CRITICAL"}}),
+       alarm("high-temperature", "High temperature", "The switch ASIC temperature exceeds its warning threshold.",
              "Check rack airflow and fan trays.", "AUTOMATIC")}));
   types.push_back(resource_type(
-      kStorageType, "NVMe storage node", "1U storage server with 10 NVMe drives for Ceph OSDs",
-      "Kestrel Systems", "KS-S220", "1.4", "STORAGE", json{{"driveBays", 10}},
+      kStorageType, "NVMe storage node", "1U storage server with 10 NVMe drives for Ceph OSDs", "Kestrel Systems",
+      "KS-S220", "1.4", "STORAGE", json{{"driveBays", 10}},
       {alarm("disk-failure", "Drive failure", "An NVMe drive failed and was taken out of service.",
              "Replace the drive; the cluster rebalances automatically.", "MANUAL"),
-       alarm("capacity-critical", "Capacity critical",
-             "Used capacity exceeds 90%; writes may be refused soon.",
+       alarm("capacity-critical", "Capacity critical", "Used capacity exceeds 90%; writes may be refused soon.",
              "Add drives or nodes, or delete unused volumes.", "AUTOMATIC")}));
   return types;
 }
@@ -196,8 +179,8 @@ std::vector<ResourceTypeSpec> simulated_resource_types() {
 std::string mac_address(Random& rng) {
   std::uint64_t bits = rng.next();
   // 02: locally administered, so simulated addresses never collide with real ones.
-  return fmt::format("02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", (bits >> 32) & 0xff,
-                     (bits >> 24) & 0xff, (bits >> 16) & 0xff, (bits >> 8) & 0xff, bits & 0xff);
+  return fmt::format("02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", (bits >> 32) & 0xff, (bits >> 24) & 0xff,
+                     (bits >> 16) & 0xff, (bits >> 8) & 0xff, bits & 0xff);
 }
 
 struct Totals {
@@ -243,8 +226,7 @@ struct ExtensionPrototypes {
           {"telemetry", object_of({{"cpuUtilizationPercent", 0}, {"sequence", 0}})},
       });
     }
-    accelerator = object_of(
-        {{"pciAddress", "0000:51:00.0"}, {"firmwareVersion", "24.03"}, {"sriovVFs", 16}});
+    accelerator = object_of({{"pciAddress", "0000:51:00.0"}, {"firmwareVersion", "24.03"}, {"sriovVFs", 16}});
     tor_switch = object_of({{"hostname", ""},
                             {"managementAddress", ""},
                             {"osVersion", "4.31.2"},
@@ -262,8 +244,8 @@ std::string management_address(int site, std::int64_t pool, std::int64_t index) 
   return fmt::format("10.{}.{}.{}", 100 + site % 100, pool % 256, index % 250 + 2);
 }
 
-ResourceSpec server(const ExtensionPrototypes& prototypes, const std::string& host, int site,
-                    std::int64_t pool, std::int64_t index, Random& rng, Totals& totals) {
+ResourceSpec server(const ExtensionPrototypes& prototypes, const std::string& host, int site, std::int64_t pool,
+                    std::int64_t index, Random& rng, Totals& totals) {
   const std::size_t size = rng.below(kServerCores.size());
   ResourceSpec r;
   r.type_key = std::string(kServerType);
@@ -310,13 +292,11 @@ SimulatorOptions SimulatorOptions::parse(const nlohmann::json& config) {
   o.resources_per_pool = reader.integer("resources_per_pool", 1000, 0, 1'000'000);
   o.sites = reader.integer("sites", 2, 1, 1000);
   o.churn_per_second = reader.integer("churn_per_second", 0, 0, 1'000'000);
-  o.seed = static_cast<std::uint64_t>(
-      reader.integer("seed", 1, 0, std::numeric_limits<std::int64_t>::max()));
+  o.seed = static_cast<std::uint64_t>(reader.integer("seed", 1, 0, std::numeric_limits<std::int64_t>::max()));
   reader.finish();
   if (o.pools * o.resources_per_pool > kMaxResources) {
     throw ConfigError(reader.path("resources_per_pool"),
-                      "pools x resources_per_pool must be at most " +
-                          std::to_string(kMaxResources));
+                      "pools x resources_per_pool must be at most " + std::to_string(kMaxResources));
   }
   return o;
 }
@@ -426,22 +406,19 @@ OCloudModel generate_ocloud(const SimulatorOptions& options, const std::string& 
     site.servers += pool_totals[p].servers;
   }
   for (int s = 0; s < site_count; ++s) {
-    model.sites[static_cast<std::size_t>(s)].extensions["racks"] =
-        site_racks[static_cast<std::size_t>(s)];
+    model.sites[static_cast<std::size_t>(s)].extensions["racks"] = site_racks[static_cast<std::size_t>(s)];
     const Totals& totals = site_totals[static_cast<std::size_t>(s)];
     DeploymentManagerSpec dm;
     dm.key = "k8s-" + site_keys[static_cast<std::size_t>(s)];
     dm.name = dm.key;
     dm.description = "Kubernetes cluster of " + model.sites[static_cast<std::size_t>(s)].name;
-    dm.service_uri = fmt::format("https://api.{}.{}.sim.o2gw.example:6443",
-                                 site_keys[static_cast<std::size_t>(s)], instance_name);
+    dm.service_uri =
+        fmt::format("https://api.{}.{}.sim.o2gw.example:6443", site_keys[static_cast<std::size_t>(s)], instance_name);
     dm.site_keys = {site_keys[static_cast<std::size_t>(s)]};
     dm.capabilities = json{{"profiles", {"kubernetes"}},
                            {"kubernetesVersion", "1.30.4"},
                            {"features", {"sriov", "hugepages-1Gi", "ptp", "cpu-manager-static"}}};
-    dm.capacity = json{{"nodes", totals.servers},
-                       {"cpuCores", totals.cores},
-                       {"memoryGiB", totals.memory_gib}};
+    dm.capacity = json{{"nodes", totals.servers}, {"cpuCores", totals.cores}, {"memoryGiB", totals.memory_gib}};
     dm.extensions = json{{"simulated", true}};
     model.deployment_managers.push_back(std::move(dm));
   }
@@ -451,17 +428,17 @@ OCloudModel generate_ocloud(const SimulatorOptions& options, const std::string& 
 SimulatorAdapter::SimulatorAdapter(AdapterContext ctx, SimulatorOptions options)
     : ctx_(std::move(ctx)), options_(options), churn_state_(stream(options.seed, 2, 0).next()) {
   if (ctx_.inventory == nullptr) {
-    throw std::invalid_argument("simulator adapter '" + ctx_.spec.name +
-                                "' needs an inventory cache");
+    throw std::invalid_argument("simulator adapter '" + ctx_.spec.name + "' needs an inventory cache");
   }
 }
 
-SimulatorAdapter::~SimulatorAdapter() { stop(); }
+SimulatorAdapter::~SimulatorAdapter() {
+  stop();
+}
 
 void SimulatorAdapter::start() {
   const auto began = std::chrono::steady_clock::now();
-  std::vector<InventoryObject> objects =
-      build_inventory(generate_ocloud(options_, ctx_.spec.name), ctx_);
+  std::vector<InventoryObject> objects = build_inventory(generate_ocloud(options_, ctx_.spec.name), ctx_);
   std::vector<std::string> resource_ids;
   resource_ids.reserve(static_cast<std::size_t>(options_.pools * options_.resources_per_pool));
   for (const auto& o : objects) {
@@ -469,16 +446,13 @@ void SimulatorAdapter::start() {
   }
   const std::size_t count = objects.size();
   ctx_.inventory->replace_source(ctx_.spec.name, std::move(objects));
-  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - began);
-  spdlog::info("adapter {}: simulated {} objects ({} resources in {} pools, {} sites) in {} ms",
-               ctx_.spec.name, count, resource_ids.size(), options_.pools, options_.sites,
-               took.count());
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
+  spdlog::info("adapter {}: simulated {} objects ({} resources in {} pools, {} sites) in {} ms", ctx_.spec.name, count,
+               resource_ids.size(), options_.pools, options_.sites, took.count());
   {
     std::lock_guard lock(mu_);
-    health_ = {true, fmt::format("{} resources in {} pools across {} sites; churn {}/s",
-                                 resource_ids.size(), options_.pools, options_.sites,
-                                 options_.churn_per_second)};
+    health_ = {true, fmt::format("{} resources in {} pools across {} sites; churn {}/s", resource_ids.size(),
+                                 options_.pools, options_.sites, options_.churn_per_second)};
     resource_ids_ = std::move(resource_ids);
     synced_ = true;
   }
@@ -547,9 +521,8 @@ std::size_t SimulatorAdapter::churn(std::size_t count) {
     churn_state_ = rng.state();
   }
   const std::vector<Change> changes = ctx_.inventory->apply(ctx_.spec.name, std::move(updates), {});
-  return static_cast<std::size_t>(std::count_if(changes.begin(), changes.end(), [](const Change& c) {
-    return c.type == ChangeType::modify;
-  }));
+  return static_cast<std::size_t>(
+      std::count_if(changes.begin(), changes.end(), [](const Change& c) { return c.type == ChangeType::modify; }));
 }
 
 void SimulatorAdapter::churn_loop(const std::stop_token& stop) {

@@ -45,9 +45,8 @@ resourcePools:
 resources:
 )";
   for (int i = 0; i < count; ++i) {
-    text += "  - key: server-" + std::to_string(i) +
-            "\n    pool: rack\n    type: server\n    description: Server " + std::to_string(i) +
-            description_suffix + "\n";
+    text += "  - key: server-" + std::to_string(i) + "\n    pool: rack\n    type: server\n    description: Server " +
+            std::to_string(i) + description_suffix + "\n";
   }
   return text;
 }
@@ -100,8 +99,7 @@ TEST_F(FileAdapterTest, FollowsEditsAndKeepsTheLastGoodVersion) {
   write_file_atomically(path_, broken);
   ASSERT_TRUE(eventually([&] { return !adapter->check_health().ok; }));
   const Health unhealthy = adapter->check_health();
-  EXPECT_NE(unhealthy.detail.find(path_.string() + ":" + std::to_string(broken_line) + ":"),
-            std::string::npos)
+  EXPECT_NE(unhealthy.detail.find(path_.string() + ":" + std::to_string(broken_line) + ":"), std::string::npos)
       << unhealthy.detail;
   EXPECT_NE(unhealthy.detail.find("toaster"), std::string::npos) << unhealthy.detail;
   EXPECT_TRUE(adapter->synced()) << "a bad edit must not take readiness away";
@@ -111,8 +109,7 @@ TEST_F(FileAdapterTest, FollowsEditsAndKeepsTheLastGoodVersion) {
   // Fixed, with one description changed and one server fewer.
   modified_ = 0;
   write_file_atomically(path_, inventory_with_servers(4, " (moved)"));
-  ASSERT_TRUE(eventually([&] { return adapter->check_health().ok; }))
-      << adapter->check_health().detail;
+  ASSERT_TRUE(eventually([&] { return adapter->check_health().ok; })) << adapter->check_health().detail;
   EXPECT_EQ(cache_.count(Kind::resource), 4u);
   EXPECT_EQ(removed_.load(), 1);
   EXPECT_EQ(modified_.load(), 4);
@@ -141,8 +138,7 @@ TEST_F(FileAdapterTest, BadFirstFileStartsUnsyncedUntilFixed) {
   EXPECT_FALSE(adapter->synced());
   const Health health = adapter->check_health();
   EXPECT_FALSE(health.ok);
-  EXPECT_NE(health.detail.find(":" + std::to_string(test::line_containing(broken, "toaster")) + ":"),
-            std::string::npos)
+  EXPECT_NE(health.detail.find(":" + std::to_string(test::line_containing(broken, "toaster")) + ":"), std::string::npos)
       << health.detail;
   EXPECT_EQ(cache_.count(Kind::resource), 0u);
 
@@ -156,8 +152,7 @@ TEST_F(FileAdapterTest, MissingFileIsReportedAndPickedUpWhenItAppears) {
   auto adapter = make_adapter();
   adapter->start();
   EXPECT_FALSE(adapter->synced());
-  EXPECT_NE(adapter->check_health().detail.find("cannot read"), std::string::npos)
-      << adapter->check_health().detail;
+  EXPECT_NE(adapter->check_health().detail.find("cannot read"), std::string::npos) << adapter->check_health().detail;
 
   write_file_atomically(path_, inventory_with_servers(1));
   EXPECT_TRUE(eventually([&] { return adapter->synced(); }));
@@ -193,8 +188,7 @@ TEST(FileAdapterConfigTest, ValidatesItsSection) {
   EXPECT_EQ(key_of_error(json{{"path", ""}}), "path");
   EXPECT_EQ(key_of_error(json{{"path", "x.yaml"}, {"poll_msec", 100}}), "poll_msec");
   EXPECT_EQ(key_of_error(json{{"path", "x.yaml"}, {"poll_interval_ms", 10}}), "poll_interval_ms");
-  EXPECT_EQ(key_of_error(json{{"path", "x.yaml"}, {"poll_interval_ms", 600001}}),
-            "poll_interval_ms");
+  EXPECT_EQ(key_of_error(json{{"path", "x.yaml"}, {"poll_interval_ms", 600001}}), "poll_interval_ms");
 }
 
 TEST(FileAdapterConfigTest, OptionsCarryTheDefaults) {

@@ -96,19 +96,18 @@ class InventoryFileParserTest : public ::testing::Test {
     AdapterContext ctx = make_adapter_context(instance, nullptr);
     return parse_inventory_file(std::string(text), "small.yaml", ctx);
   }
-  static std::map<Kind, std::vector<const InventoryObject*>> by_kind(
-      const std::vector<InventoryObject>& objects) {
+  static std::map<Kind, std::vector<const InventoryObject*>> by_kind(const std::vector<InventoryObject>& objects) {
     std::map<Kind, std::vector<const InventoryObject*>> out;
     for (const auto& o : objects) out[o.kind].push_back(&o);
     return out;
   }
-  static const InventoryObject& find(const std::vector<InventoryObject>& objects, Kind kind,
-                                     std::string_view field, std::string_view value) {
+  static const InventoryObject& find(const std::vector<InventoryObject>& objects, Kind kind, std::string_view field,
+                                     std::string_view value) {
     for (const auto& o : objects) {
       if (o.kind == kind && o.doc.contains(field) && o.doc[field] == value) return o;
     }
-    throw std::runtime_error("no " + std::string(kind_name(kind)) + " with " +
-                             std::string(field) + " = " + std::string(value));
+    throw std::runtime_error("no " + std::string(kind_name(kind)) + " with " + std::string(field) + " = " +
+                             std::string(value));
   }
 };
 
@@ -150,23 +149,20 @@ TEST_F(InventoryFileParserTest, DocumentsHaveTheRequiredO2Fields) {
   // Required fields per resources.openapi.yaml and common.openapi.yaml.
   const std::map<Kind, std::vector<std::string>> required = {
       {Kind::resource_type,
-       {"resourceTypeId", "name", "description", "vendor", "model", "version", "resourceKind",
-        "resourceClass", "extensions"}},
-      {Kind::resource_pool,
-       {"resourcePoolId", "name", "oCloudSiteId", "description", "globalLocationId", "oCloudId"}},
+       {"resourceTypeId", "name", "description", "vendor", "model", "version", "resourceKind", "resourceClass",
+        "extensions"}},
+      {Kind::resource_pool, {"resourcePoolId", "name", "oCloudSiteId", "description", "globalLocationId", "oCloudId"}},
       {Kind::resource,
-       {"resourceId", "resourcePoolId", "resourceTypeId", "globalAssetId", "description",
-        "elements", "tags", "groups", "extensions"}},
+       {"resourceId", "resourcePoolId", "resourceTypeId", "globalAssetId", "description", "elements", "tags", "groups",
+        "extensions"}},
       {Kind::deployment_manager,
-       {"deploymentManagerId", "name", "description", "oCloudId", "serviceUri",
-        "supportedLocations", "capabilities", "capacity"}},
+       {"deploymentManagerId", "name", "description", "oCloudId", "serviceUri", "supportedLocations", "capabilities",
+        "capacity"}},
       {Kind::location, {"globalLocationId", "name", "description", "oCloudSiteIds", "extensions"}},
-      {Kind::ocloud_site,
-       {"oCloudSiteId", "globalLocationId", "name", "description", "resourcePools", "extensions"}},
+      {Kind::ocloud_site, {"oCloudSiteId", "globalLocationId", "name", "description", "resourcePools", "extensions"}},
       {Kind::alarm_dictionary,
-       {"alarmDictionaryId", "alarmDictionaryVersion", "alarmDictionarySchemaVersion",
-        "entityType", "vendor", "managementInterfaceId", "pkNotificationField",
-        "alarmDefinition"}},
+       {"alarmDictionaryId", "alarmDictionaryVersion", "alarmDictionarySchemaVersion", "entityType", "vendor",
+        "managementInterfaceId", "pkNotificationField", "alarmDefinition"}},
   };
   const auto objects = parse(kSmallInventory);
   for (const auto& o : objects) {
@@ -180,9 +176,9 @@ TEST_F(InventoryFileParserTest, DocumentsHaveTheRequiredO2Fields) {
     }
   }
   for (const auto& def : find(objects, Kind::alarm_dictionary, "vendor", "Acme").doc["alarmDefinition"]) {
-    for (const char* field : {"alarmDefinitionId", "alarmName", "alarmLastChange", "alarmChangeType",
-                              "alarmDescription", "proposedRepairActions", "clearingType",
-                              "managementInterfaceId", "pkNotificationField"}) {
+    for (const char* field :
+         {"alarmDefinitionId", "alarmName", "alarmLastChange", "alarmChangeType", "alarmDescription",
+          "proposedRepairActions", "clearingType", "managementInterfaceId", "pkNotificationField"}) {
       EXPECT_TRUE(def.contains(field)) << "alarm definition lacks " << field;
     }
   }
@@ -332,94 +328,78 @@ TEST_P(InventoryFileErrorTest, ReportsLineAndReason) {
     EXPECT_EQ(e.origin(), "bad.yaml");
     EXPECT_EQ(e.line(), expected_line) << e.what();
     EXPECT_NE(e.reason().find(c.reason), std::string::npos) << e.what();
-    EXPECT_EQ(std::string(e.what()).rfind("bad.yaml:" + std::to_string(expected_line) + ": ", 0),
-              0u)
-        << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind("bad.yaml:" + std::to_string(expected_line) + ": ", 0), 0u) << e.what();
   }
 }
 
 const ErrorCase kErrorCases[] = {
-    {"SyntaxError", "  - key: r2\n    pool: pool-b\n", "  - key: r2\n   pool: pool-b  #<-\n",
-     "YAML syntax error"},
+    {"SyntaxError", "  - key: r2\n    pool: pool-b\n", "  - key: r2\n   pool: pool-b  #<-\n", "YAML syntax error"},
     {"MissingRequiredKey", "  - key: site-b\n    location: loc-b\n    name: Site B\n",
      "  - key: site-b  #<-\n    location: loc-b\n", "missing required key 'name'"},
     {"EmptyRequiredValue", "    name: Pool A\n", "    name:  #<-\n", "is required but empty"},
     {"WrongType", "    name: Pool A\n", "    name: [Pool, A]  #<-\n", "must be a string"},
-    {"WrongTypeForList", "    sites: [site-a, site-b]\n", "    sites: site-a  #<-\n",
-     "must be a list"},
+    {"WrongTypeForList", "    sites: [site-a, site-b]\n", "    sites: site-a  #<-\n", "must be a list"},
     {"WrongTypeForExtensions", "    description: Server two\n",
      "    description: Server two\n    extensions: [a]  #<-\n", "must be a mapping"},
     {"UnknownKeyWithSuggestion", "    name: Site A\n", "    nmae: Site A  #<-\n",
      "unknown key 'nmae' (did you mean 'name'?)"},
     {"UnknownTopLevelKey", "resourcePools:\n", "resourcePool:  #<-\n",
      "unknown key 'resourcePool' (did you mean 'resourcePools'?)"},
-    {"DuplicateMappingKey", "    name: Pool A\n", "    name: Pool A\n    name: Pool AA  #<-\n",
-     "duplicate key 'name'"},
+    {"DuplicateMappingKey", "    name: Pool A\n", "    name: Pool A\n    name: Pool AA  #<-\n", "duplicate key 'name'"},
     {"DuplicateExtensionKey",
      "    extensions: {port: 8080, quoted: \"8080\", enabled: true, ratio: 1.5, release: 1.2.3, "
      "none: null}\n",
      "    extensions:\n      port: 8080\n      port: 9090  #<-\n", "duplicate key 'port'"},
-    {"DuplicatePoolKey", "  - key: pool-b\n", "  - key: pool-a  #<-\n",
-     "duplicate resource pool key 'pool-a'"},
+    {"DuplicatePoolKey", "  - key: pool-b\n", "  - key: pool-a  #<-\n", "duplicate resource pool key 'pool-a'"},
     {"DuplicateResourceKey", "  - key: r2\n", "  - key: r1  #<-\n", "duplicate resource key 'r1'"},
-    {"DuplicateElementKey", "      - key: disk0\n", "      - key: nic0  #<-\n",
-     "duplicate element key 'nic0'"},
-    {"DuplicateGlobalLocationId", "  - globalLocationId: loc-b\n",
-     "  - globalLocationId: loc-a  #<-\n", "duplicate globalLocationId 'loc-a'"},
+    {"DuplicateElementKey", "      - key: disk0\n", "      - key: nic0  #<-\n", "duplicate element key 'nic0'"},
+    {"DuplicateGlobalLocationId", "  - globalLocationId: loc-b\n", "  - globalLocationId: loc-a  #<-\n",
+     "duplicate globalLocationId 'loc-a'"},
     {"DuplicateAlarmDefinitionKey", "          clearingType: MANUAL\n",
      "          clearingType: MANUAL\n        - key: fan  #<-\n          alarmName: Fan again\n"
      "          alarmDescription: x\n          clearingType: MANUAL\n",
      "duplicate alarm definition key 'fan'"},
-    {"SiteNamesUnknownLocation", "    location: loc-b\n", "    location: loc-c  #<-\n",
-     "unknown location 'loc-c'"},
-    {"PoolNamesUnknownSite", "    site: site-b\n", "    site: site-x  #<-\n",
-     "unknown site 'site-x'"},
-    {"ResourceNamesUnknownPool", "    pool: pool-b\n", "    pool: pool-c  #<-\n",
-     "unknown resource pool 'pool-c'"},
+    {"SiteNamesUnknownLocation", "    location: loc-b\n", "    location: loc-c  #<-\n", "unknown location 'loc-c'"},
+    {"PoolNamesUnknownSite", "    site: site-b\n", "    site: site-x  #<-\n", "unknown site 'site-x'"},
+    {"ResourceNamesUnknownPool", "    pool: pool-b\n", "    pool: pool-c  #<-\n", "unknown resource pool 'pool-c'"},
     {"ResourceNamesUnknownType", "    type: server\n    description: Server two\n",
-     "    type: sever  #<-\n    description: Server two\n",
-     "unknown resource type 'sever' (did you mean 'server'?)"},
-    {"ElementNamesUnknownType", "        type: nic\n", "        type: gpu  #<-\n",
-     "unknown resource type 'gpu'"},
-    {"DeploymentManagerNamesUnknownSite", "    sites: [site-a, site-b]\n",
-     "    sites: [site-a, site-z]  #<-\n", "unknown site 'site-z'"},
+     "    type: sever  #<-\n    description: Server two\n", "unknown resource type 'sever' (did you mean 'server'?)"},
+    {"ElementNamesUnknownType", "        type: nic\n", "        type: gpu  #<-\n", "unknown resource type 'gpu'"},
+    {"DeploymentManagerNamesUnknownSite", "    sites: [site-a, site-b]\n", "    sites: [site-a, site-z]  #<-\n",
+     "unknown site 'site-z'"},
     {"BadResourceKind", "    resourceKind: PHYSICAL\n    resourceClass: NETWORKING\n",
      "    resourceKind: VIRTUAL  #<-\n    resourceClass: NETWORKING\n",
      "'VIRTUAL' is not allowed; use UNDEFINED, PHYSICAL or LOGICAL"},
     {"BadResourceClass", "    resourceClass: COMPUTE\n", "    resourceClass: ACCELERATOR  #<-\n",
      "'ACCELERATOR' is not allowed"},
-    {"BadClearingType", "          clearingType: MANUAL\n",
-     "          clearingType: SOMETIMES  #<-\n", "'SOMETIMES' is not allowed; use AUTOMATIC or MANUAL"},
+    {"BadClearingType", "          clearingType: MANUAL\n", "          clearingType: SOMETIMES  #<-\n",
+     "'SOMETIMES' is not allowed; use AUTOMATIC or MANUAL"},
     {"BadAlarmChangeType", "          clearingType: MANUAL\n",
      "          clearingType: MANUAL\n          alarmChangeType: CHANGED  #<-\n",
      "'CHANGED' is not allowed; use ADDED, DELETED or MODIFIED"},
     {"LocationWithoutAnyAddress", "  - globalLocationId: loc-b\n    name: Location B\n    address: 1 Main Street\n",
      "  - globalLocationId: loc-b  #<-\n    name: Location B\n",
      "give at least one of coordinate, civicAddress or address"},
-    {"LatitudeOutOfRange", "coordinates: [11.5, 48.1]}\n", "coordinates: [11.5, 98.1]}  #<-\n",
-     "latitude"},
+    {"LatitudeOutOfRange", "coordinates: [11.5, 48.1]}\n", "coordinates: [11.5, 98.1]}  #<-\n", "latitude"},
     {"InvalidKeyCharacters", "  - key: r2\n", "  - key: r/2  #<-\n", "not a valid key"},
-    {"ServiceUriWithoutScheme", "    serviceUri: https://k8s.example:6443\n",
-     "    serviceUri: k8s.example:6443  #<-\n", "http:// or https://"},
+    {"ServiceUriWithoutScheme", "    serviceUri: https://k8s.example:6443\n", "    serviceUri: k8s.example:6443  #<-\n",
+     "http:// or https://"},
     {"InvalidUtf8", "    name: Site A\n", "    name: Site \xff  #<-\n", "not valid UTF-8"},
+    {"InvalidUtf8FromYamlEscape", "    name: Site A\n", "    name: \"Site\\N A\"  #<-\n", "not valid UTF-8"},
     {"UnsupportedVersion", "version: 1\n", "version: 2  #<-\n", "unsupported format version"},
-    {"SecondDocument", "    sites: [site-a, site-b]\n",
-     "    sites: [site-a, site-b]\n---\nmore: 1  #<-\n", "only one YAML document"},
+    {"SecondDocument", "    sites: [site-a, site-b]\n", "    sites: [site-a, site-b]\n---\nmore: 1  #<-\n",
+     "only one YAML document"},
 };
 
-const ErrorCase kCoordinateCase = {"CoordinateNotAPoint",
-                                   "    coordinate: {type: Point, coordinates: [11.5, 48.1]}\n",
-                                   "    coordinate: {type: Polygon, coordinates: [1, 2]}  #<-\n",
-                                   "must be 'Point'"};
+const ErrorCase kCoordinateCase = {"CoordinateNotAPoint", "    coordinate: {type: Point, coordinates: [11.5, 48.1]}\n",
+                                   "    coordinate: {type: Polygon, coordinates: [1, 2]}  #<-\n", "must be 'Point'"};
 
 std::string case_name(const ::testing::TestParamInfo<ErrorCase>& param_info) {
   return param_info.param.name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, InventoryFileErrorTest, ::testing::ValuesIn(kErrorCases),
-                         case_name);
-INSTANTIATE_TEST_SUITE_P(Coordinate, InventoryFileErrorTest, ::testing::Values(kCoordinateCase),
-                         case_name);
+INSTANTIATE_TEST_SUITE_P(Cases, InventoryFileErrorTest, ::testing::ValuesIn(kErrorCases), case_name);
+INSTANTIATE_TEST_SUITE_P(Coordinate, InventoryFileErrorTest, ::testing::Values(kCoordinateCase), case_name);
 
 TEST(InventoryFileErrorStandaloneTest, EmptyFileNamesLineOne) {
   AdapterContext ctx = make_adapter_context("files", nullptr);
@@ -436,26 +416,42 @@ TEST(InventoryFileErrorStandaloneTest, AliasExpansionIsBounded) {
   // Each level doubles the tree: 2^40 values from a few hundred bytes.
   std::string text = "a0: &a0 [x, x]\n";
   for (int i = 1; i <= 40; ++i) {
-    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) +
-            ", *a" + std::to_string(i - 1) + "]\n";
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) + ", *a" +
+            std::to_string(i - 1) + "]\n";
   }
-  const std::string doc = "resourceTypes:\n  - key: t\n    name: T\n    vendor: V\n    model: M\n"
-                          "    version: '1'\n    resourceKind: PHYSICAL\n    resourceClass: COMPUTE\n"
-                          "    extensions:\n" +
-                          [&] {
-                            std::string indented;
-                            std::size_t start = 0;
-                            while (start < text.size()) {
-                              auto end = text.find('\n', start);
-                              indented += "      " + text.substr(start, end - start + 1);
-                              start = end + 1;
-                            }
-                            return indented;
-                          }();
+  const std::string doc =
+      "resourceTypes:\n  - key: t\n    name: T\n    vendor: V\n    model: M\n"
+      "    version: '1'\n    resourceKind: PHYSICAL\n    resourceClass: COMPUTE\n"
+      "    extensions:\n" +
+      [&] {
+        std::string indented;
+        std::size_t start = 0;
+        while (start < text.size()) {
+          auto end = text.find('\n', start);
+          indented += "      " + text.substr(start, end - start + 1);
+          start = end + 1;
+        }
+        return indented;
+      }();
   AdapterContext ctx = make_adapter_context("files", nullptr);
   const auto began = std::chrono::steady_clock::now();
   EXPECT_THROW(parse_inventory_file(doc, "bomb.yaml", ctx), InventoryFileError);
   EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(5));
+}
+
+TEST(InventoryFileErrorStandaloneTest, InputsThatOnceHungOrEscapedAreRejected) {
+  // Found by fuzzing: yaml-cpp's LoadAll never returns on a lone ",", and its
+  // "\N" escape yields a byte that is not UTF-8 (which JSON output rejects).
+  AdapterContext ctx = make_adapter_context("files", nullptr);
+  const std::string type =
+      "resourceTypes:\n  - {key: t, name: T, vendor: V, model: M, version: '1', "
+      "resourceKind: PHYSICAL, resourceClass: COMPUTE, extensions: ";
+  for (const std::string& text :
+       {std::string(","), std::string("---\n,\n---\n,\n"), type + "{a: \"\\N\"}}\n", type + "{\"\\_\": 1}}\n"}) {
+    EXPECT_THROW(parse_inventory_file(text, "fuzz.yaml", ctx), InventoryFileError) << text;
+  }
+  EXPECT_NO_THROW(parse_inventory_file(type + "{a: \"\\u00a0\"}}\n", "fuzz.yaml", ctx))
+      << "a proper escape of the same character is fine";
 }
 
 TEST(InventoryFileErrorStandaloneTest, SelfReferencingAliasIsRejected) {
@@ -498,8 +494,8 @@ TEST_F(InventoryFileDiffTest, SecondVersionYieldsOnlyItsChanges) {
   EXPECT_EQ(same.created + same.modified + same.removed, 0u);
 
   // v2: r1 re-described, r2 removed, r3 added in a pool that already exists.
-  std::string v2 = with_edit(kSmallInventory, "    description: Server one\n",
-                             "    description: Server one, re-racked\n");
+  std::string v2 =
+      with_edit(kSmallInventory, "    description: Server one\n", "    description: Server one, re-racked\n");
   v2 = with_edit(v2, "  - key: r2\n    pool: pool-b\n    type: server\n    description: Server two\n",
                  "  - key: r3\n    pool: pool-b\n    type: nic\n    description: Spare NIC\n");
   Counts second = load(v2);
@@ -512,8 +508,7 @@ TEST_F(InventoryFileDiffTest, SecondVersionYieldsOnlyItsChanges) {
 TEST_F(InventoryFileDiffTest, NewPoolAlsoModifiesItsSite) {
   load(kSmallInventory);
   const std::string v2 =
-      with_edit(kSmallInventory, "resources:\n",
-                "  - key: pool-c\n    site: site-a\n    name: Pool C\nresources:\n");
+      with_edit(kSmallInventory, "resources:\n", "  - key: pool-c\n    site: site-a\n    name: Pool C\nresources:\n");
   Counts c = load(v2);
   EXPECT_EQ(c.created, 1u);   // the pool
   EXPECT_EQ(c.modified, 1u);  // site-a's computed resourcePools

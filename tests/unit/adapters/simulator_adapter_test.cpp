@@ -21,8 +21,7 @@ using nlohmann::json;
 using test::eventually;
 using test::make_adapter_context;
 
-std::unique_ptr<Adapter> make_simulator(InventoryCache& cache, const json& config,
-                                        const std::string& name = "sim") {
+std::unique_ptr<Adapter> make_simulator(InventoryCache& cache, const json& config, const std::string& name = "sim") {
   const AdapterFactory* factory = FactoryTable::global().find(Category::ims, "simulator");
   if (factory == nullptr) throw std::runtime_error("simulator adapter not registered");
   factory->validate(config);
@@ -32,8 +31,7 @@ std::unique_ptr<Adapter> make_simulator(InventoryCache& cache, const json& confi
 std::map<std::pair<Kind, std::string>, std::string> snapshot(const InventoryCache& cache) {
   std::map<std::pair<Kind, std::string>, std::string> out;
   for (std::size_t k = 0; k < kKindCount; ++k) {
-    cache.visit(static_cast<Kind>(k),
-                [&](const InventoryObject& o) { out[{o.kind, o.id}] = o.json; });
+    cache.visit(static_cast<Kind>(k), [&](const InventoryObject& o) { out[{o.kind, o.id}] = o.json; });
   }
   return out;
 }
@@ -103,11 +101,9 @@ TEST(SimulatorAdapterTest, ChurnModifiesResources) {
       ++other_changes;
     }
   });
-  auto sim = make_simulator(
-      cache, json{{"pools", 2}, {"resources_per_pool", 100}, {"churn_per_second", 200}});
+  auto sim = make_simulator(cache, json{{"pools", 2}, {"resources_per_pool", 100}, {"churn_per_second", 200}});
   sim->start();
-  EXPECT_TRUE(eventually([&] { return modified.load() >= 10; }, std::chrono::seconds(5)))
-      << modified.load();
+  EXPECT_TRUE(eventually([&] { return modified.load() >= 10; }, std::chrono::seconds(5))) << modified.load();
   sim->stop();
   EXPECT_EQ(other_changes.load(), 0);
   EXPECT_EQ(cache.count(Kind::resource), 200u);
@@ -147,8 +143,7 @@ TEST(SimulatorAdapterConfigTest, ValidatesItsSection) {
   EXPECT_EQ(key_of_error(json{{"pools", -1}}), "pools");
   EXPECT_EQ(key_of_error(json{{"sites", 0}}), "sites");
   EXPECT_EQ(key_of_error(json{{"churn_per_second", -5}}), "churn_per_second");
-  EXPECT_EQ(key_of_error(json{{"pools", 100000}, {"resources_per_pool", 1000000}}),
-            "resources_per_pool");
+  EXPECT_EQ(key_of_error(json{{"pools", 100000}, {"resources_per_pool", 1000000}}), "resources_per_pool");
   const SimulatorOptions defaults = SimulatorOptions::parse(json::object());
   EXPECT_EQ(defaults.pools, 10);
   EXPECT_EQ(defaults.resources_per_pool, 1000);

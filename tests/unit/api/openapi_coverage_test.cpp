@@ -1,8 +1,10 @@
 // Keeps api/o2gw.openapi.yaml honest. The document must list exactly the
 // (method, path) pairs the router serves, every status a handler answers must
 // be documented for its operation, the objects o2gw serves must have the
-// documented shape, and the copy embedded in the binary (GET /openapi.yaml)
-// must be the file in the source tree.
+// documented shape, every list must document (and honour) the query
+// parameters, the default exclusions documented per object type
+// (x-o2gw-default-excluded) must be the query engine's, and the copy embedded
+// in the binary (GET /openapi.yaml) must be the file in the source tree.
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -12,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -25,6 +28,7 @@
 #include "o2gw/config.hpp"
 #include "o2gw/inventory.hpp"
 #include "o2gw/metrics.hpp"
+#include "o2gw/query.hpp"
 #include "o2gw/registry.hpp"
 #include "o2gw/router.hpp"
 #include "o2gw/uuid.hpp"
@@ -132,21 +136,25 @@ struct RoutedGateway {
   Metrics metrics;
   Registry registry;
   std::atomic<bool> shutting_down{false};
+  Pager pager;
   Router router;
 
   explicit RoutedGateway(const FactoryTable& factories = FactoryTable::global())
       : registry(factories, Registry::Services{}) {
-    ApiContext ctx{&config, &inventory, &registry, &metrics, &shutting_down};
+    ApiContext ctx{&config, &inventory, &registry, &metrics, &shutting_down, &pager};
     register_inventory_api(router, ctx);
     register_admin_api(router, ctx);
   }
 
-  http::Response call(const std::string& method, const std::string& path, std::string body = "") const {
+  // `target` is a path, optionally with a query string (not percent-decoded: keep paths plain).
+  http::Response call(const std::string& method, const std::string& target, std::string body = "") const {
     http::Request req;
     req.method_text = method;
     req.method = http::parse_method(method);
-    req.target = path;
-    req.path = path;
+    req.target = target;
+    const auto question = target.find('?');
+    req.path = target.substr(0, question);
+    if (question != std::string::npos) req.query = target.substr(question + 1);
     req.body = std::move(body);
     req.request_id = "openapi-coverage-test";
     return router.dispatch(req);
@@ -316,6 +324,13 @@ ims::OCloudModel one_of_each() {
   nic.description = "server-01 NIC 0";
   res.elements.push_back(nic);
   m.resources.push_back(res);
+  ims::ResourceSpec second;  // two resources in the pool: its list can be paged
+  second.key = "server-02";
+  second.pool_key = "pool-a";
+  second.type_key = "x1000";
+  second.description = "server-02";
+  second.global_asset_id = "SN-0002";
+  m.resources.push_back(second);
 
   ims::DeploymentManagerSpec dm;
   dm.key = "cluster-east";
@@ -343,6 +358,133 @@ std::string first_id(const InventoryCache& cache, Kind kind) {
     if (id.empty()) id = o.id;
   });
   return id;
+}
+
+// A gateway serving one_of_each(), with a synced adapter instance, and the ids to fill
+// path templates with.
+struct PopulatedGateway {
+  struct FixtureFactories {
+    FactoryTable table;  // neither copyable nor movable, and the registry keeps a reference
+    FixtureFactories() {
+      table.add(AdapterFactory{Category::ims, "fixture", "always synced", nullptr,
+                               [](const AdapterContext&) { return std::make_unique<FixtureAdapter>(); }});
+    }
+  };
+
+  FixtureFactories factories;
+  RoutedGateway gw{factories.table};
+  std::map<std::string, std::string> ids;
+
+  PopulatedGateway() {
+    AdapterSpec fixture;
+    fixture.name = "fixture-1";
+    fixture.type = "fixture";
+    gw.registry.start({fixture});
+    gw.registry.check_all(std::chrono::seconds(5));
+    AdapterSpec spec;
+    spec.name = "openapi-test";
+    AdapterContext ctx{spec, *Uuid::parse(gw.config.ocloud.id), &gw.inventory, {}};
+    gw.inventory.replace_source(spec.name, ims::build_inventory(one_of_each(), ctx));
+
+    std::string pool_id = first_id(gw.inventory, Kind::resource_pool);
+    ids = {
+        {"resourceTypeId", first_id(gw.inventory, Kind::resource_type)},
+        {"alarmDictionaryId", first_id(gw.inventory, Kind::alarm_dictionary)},
+        {"resourcePoolId", pool_id},
+        {"deploymentManagerId", first_id(gw.inventory, Kind::deployment_manager)},
+        {"globalLocationId", first_id(gw.inventory, Kind::location)},
+        {"oCloudSiteId", first_id(gw.inventory, Kind::ocloud_site)},
+    };
+    gw.inventory.visit_children(Kind::resource, pool_id, [&](const InventoryObject& o) { ids["resourceId"] = o.id; });
+  }
+
+  // The operation's path with the ids of the test inventory.
+  [[nodiscard]] std::string path_of(const Operation& op) const {
+    return fill_template(op.path, [&](const std::string& param) {
+      auto it = ids.find(param);
+      return it == ids.end() ? std::string("0b5a3c1e-4d2f-4a6b-8c9d-0e1f2a3b4c5d") : it->second;
+    });
+  }
+};
+
+// --- what the document says about queries ---------------------------------------------
+
+// The query parameters every list takes, and the attribute selectors that single-object
+// GETs take too (src/query: ListQuery::from_request, selector_params).
+const std::vector<std::string> kListParameters{"filter",          "fields", "exclude_fields", "all_fields",
+                                               "exclude_default", "sort",   "limit",          "nextpage_opaque_marker"};
+const std::vector<std::string> kSelectorParameters{"fields", "exclude_fields", "all_fields", "exclude_default"};
+// The ones beyond ETSI GS NFV-SOL 013 and the O-RAN documents: marked x-o2gw-extension.
+const std::set<std::string> kExtensionParameters{"sort", "limit"};
+
+// The inventory object type whose schema is `#/components/schemas/<AttributeSchema::name()>`.
+std::optional<Kind> kind_of_schema(const std::string& ref) {
+  const std::string prefix = "#/components/schemas/";
+  if (ref.rfind(prefix, 0) != 0) return std::nullopt;
+  const std::string name = ref.substr(prefix.size());
+  for (std::size_t k = 0; k < kKindCount; ++k) {
+    if (schema_for(static_cast<Kind>(k)).name() == name) return static_cast<Kind>(k);
+  }
+  return std::nullopt;
+}
+
+// A GET whose 200 answer is an inventory object (single) or an array of them (list).
+struct InventoryGet {
+  const Operation* op = nullptr;
+  Kind kind{};
+  bool list = false;
+  YAML::Node schema;  // the object's schema
+};
+
+std::vector<InventoryGet> inventory_gets(const OpenApiDocument& doc) {
+  std::vector<InventoryGet> out;
+  for (const auto& op : doc.operations()) {
+    if (op.method != "GET") continue;
+    const YAML::Node schema = child(child(child(doc.response(op, 200), "content"), "application/json"), "schema");
+    if (!schema.IsDefined()) continue;
+    const bool list = scalar(child(schema, "type")) == "array";
+    const std::string ref = scalar(child(list ? child(schema, "items") : schema, "$ref"));
+    const auto kind = kind_of_schema(ref);
+    if (!kind) continue;
+    out.push_back({&op, *kind, list, resolve_pointer(doc.root(), ref)});
+  }
+  return out;
+}
+
+// The query parameters an operation declares (on itself or on its path item), by name.
+std::map<std::string, YAML::Node> query_parameters(const OpenApiDocument& doc, const Operation& op) {
+  std::map<std::string, YAML::Node> out;
+  for (const YAML::Node& list : {child(op.item, "parameters"), child(op.op, "parameters")}) {
+    if (!list.IsDefined()) continue;
+    for (const auto& p : list) {
+      const YAML::Node param = deref(doc.root(), p);
+      if (scalar(child(param, "in")) == "query") out.emplace(scalar(child(param, "name")), param);
+    }
+  }
+  return out;
+}
+
+// x-o2gw-default-excluded of an object schema; nullopt when the schema does not say.
+std::optional<std::set<std::string>> documented_exclusions(const YAML::Node& schema) {
+  const YAML::Node list = child(schema, "x-o2gw-default-excluded");
+  if (!list.IsDefined() || !list.IsSequence()) return std::nullopt;
+  std::set<std::string> out;
+  for (const auto& name : list) out.insert(name.as<std::string>());
+  return out;
+}
+
+std::set<std::string> keys_of(const nlohmann::json& object) {
+  std::set<std::string> out;
+  for (const auto& [key, value] : object.items()) out.insert(key);
+  return out;
+}
+
+// The target of a `Link: <target>; rel="next"` header; empty when there is none.
+std::string next_link(const http::Response& res) {
+  static const std::regex kNext(R"(^<([^>]+)>; rel="next"$)");
+  const std::string link = header_value(res, "Link");
+  std::smatch m;
+  return std::regex_match(link, m, kNext) ? m[1].str() : std::string();
 }
 
 // --- tests --------------------------------------------------------------------------------
@@ -516,41 +658,21 @@ TEST(OpenApiCoverage, SchemaCheckerFindsMistakes) {
 
 TEST(OpenApiCoverage, ServedObjectsHaveTheDocumentedShape) {
   OpenApiDocument doc;
-  FactoryTable factories;
-  factories.add(AdapterFactory{Category::ims, "fixture", "always synced", nullptr,
-                               [](const AdapterContext&) { return std::make_unique<FixtureAdapter>(); }});
-  RoutedGateway gw(factories);
-  AdapterSpec fixture;
-  fixture.name = "fixture-1";
-  fixture.type = "fixture";
-  gw.registry.start({fixture});
-  gw.registry.check_all(std::chrono::seconds(5));
-  AdapterSpec spec;
-  spec.name = "openapi-test";
-  AdapterContext ctx{spec, *Uuid::parse(gw.config.ocloud.id), &gw.inventory, {}};
-  gw.inventory.replace_source(spec.name, ims::build_inventory(one_of_each(), ctx));
+  PopulatedGateway fixture;
+  for (const auto& [name, id] : fixture.ids) ASSERT_FALSE(id.empty()) << "the test inventory has no " << name;
 
-  std::string pool_id = first_id(gw.inventory, Kind::resource_pool);
-  std::map<std::string, std::string> ids{
-      {"resourceTypeId", first_id(gw.inventory, Kind::resource_type)},
-      {"alarmDictionaryId", first_id(gw.inventory, Kind::alarm_dictionary)},
-      {"resourcePoolId", pool_id},
-      {"deploymentManagerId", first_id(gw.inventory, Kind::deployment_manager)},
-      {"globalLocationId", first_id(gw.inventory, Kind::location)},
-      {"oCloudSiteId", first_id(gw.inventory, Kind::ocloud_site)},
-  };
-  gw.inventory.visit_children(Kind::resource, pool_id, [&](const InventoryObject& o) { ids["resourceId"] = o.id; });
-  for (const auto& [name, id] : ids) ASSERT_FALSE(id.empty()) << "the test inventory has no " << name;
-  auto pick = [&](const std::string& param) {
-    auto it = ids.find(param);
-    return it == ids.end() ? std::string("0b5a3c1e-4d2f-4a6b-8c9d-0e1f2a3b4c5d") : it->second;
-  };
-
+  std::set<const Operation*> lists;
+  for (const auto& get : inventory_gets(doc)) {
+    if (get.list) lists.insert(get.op);
+  }
   std::size_t checked = 0;
   for (const auto& op : doc.operations()) {
     if (op.method != "GET") continue;
-    const std::string path = fill_template(op.path, pick);
-    http::Response res = gw.call("GET", path);
+    // Lists leave out the default exclusions, which the O-RAN schemas may require: the
+    // documented schema describes complete objects, so ask for them.
+    std::string path = fixture.path_of(op);
+    if (lists.count(&op) != 0) path += "?all_fields";
+    http::Response res = fixture.gw.call("GET", path);
     const YAML::Node documented = doc.response(op, res.status);
     ASSERT_TRUE(documented.IsDefined()) << "GET " << path << " answered " << res.status << ": " << res.body;
     const YAML::Node schema = child(child(child(documented, "content"), media_type(res.content_type)), "schema");
@@ -566,6 +688,181 @@ TEST(OpenApiCoverage, ServedObjectsHaveTheDocumentedShape) {
     ++checked;
   }
   EXPECT_GT(checked, 30U);
+  EXPECT_EQ(lists.size(), 14U) << "seven inventory lists, under /v1 and /v2";
+}
+
+TEST(OpenApiCoverage, DefaultExclusionsAreDocumentedPerObjectType) {
+  OpenApiDocument doc;
+  for (std::size_t k = 0; k < kKindCount; ++k) {
+    const AttributeSchema& engine = schema_for(static_cast<Kind>(k));
+    const YAML::Node schema = resolve_pointer(doc.root(), "#/components/schemas/" + engine.name());
+    ASSERT_TRUE(schema.IsDefined()) << "no schema " << engine.name() << " in the document";
+    const auto documented = documented_exclusions(schema);
+    ASSERT_TRUE(documented.has_value()) << engine.name() << " has no x-o2gw-default-excluded list";
+    const std::set<std::string> actual(engine.default_exclusions().begin(), engine.default_exclusions().end());
+    EXPECT_EQ(*documented, actual) << "x-o2gw-default-excluded of " << engine.name()
+                                   << " differs from the query engine's (src/query/schema.cpp)";
+    for (const auto& name : *documented) {
+      EXPECT_TRUE(child(child(schema, "properties"), name).IsDefined())
+          << engine.name() << ": default exclusion " << name << " is not a documented property";
+    }
+  }
+  // Each list says in its description what it leaves out.
+  for (const auto& get : inventory_gets(doc)) {
+    if (!get.list) continue;
+    const std::string description = scalar(child(get.op->op, "description"));
+    for (const auto& name : schema_for(get.kind).default_exclusions()) {
+      EXPECT_NE(description.find("`" + name + "`"), std::string::npos)
+          << "GET " << get.op->path << ": the description does not name the default exclusion " << name;
+    }
+  }
+}
+
+TEST(OpenApiCoverage, ListsWithoutSelectorsOmitExactlyTheDocumentedDefaults) {
+  OpenApiDocument doc;
+  PopulatedGateway fixture;
+  std::size_t checked = 0;
+  for (const auto& get : inventory_gets(doc)) {
+    const auto documented = documented_exclusions(get.schema);
+    ASSERT_TRUE(documented.has_value()) << get.op->path << ": its schema has no x-o2gw-default-excluded";
+    const std::string path = fixture.path_of(*get.op);
+    // A list leaves the default exclusions out when no selector is given; a single object
+    // only on request (exclude_default).
+    const std::string partial_target = get.list ? path : path + "?exclude_default";
+    const http::Response partial_res = fixture.gw.call("GET", partial_target);
+    const http::Response full_res = fixture.gw.call("GET", path + "?all_fields");
+    ASSERT_EQ(partial_res.status, 200) << "GET " << partial_target << ": " << partial_res.body;
+    ASSERT_EQ(full_res.status, 200) << "GET " << path << "?all_fields: " << full_res.body;
+    nlohmann::json partial = nlohmann::json::parse(partial_res.body);
+    nlohmann::json full = nlohmann::json::parse(full_res.body);
+    if (!get.list) {
+      partial = nlohmann::json::array({partial});
+      full = nlohmann::json::array({full});
+      const http::Response whole = fixture.gw.call("GET", path);
+      EXPECT_EQ(nlohmann::json::parse(whole.body), full[0]) << "GET " << path << " without selectors is not whole";
+    }
+    ASSERT_EQ(partial.size(), full.size()) << "GET " << partial_target;
+    ASSERT_FALSE(full.empty()) << "GET " << path << " listed nothing";
+    const std::string& id_attribute = schema_for(get.kind).id_attribute();
+    std::set<std::string> seen;  // documented exclusions present in some complete object
+    for (std::size_t i = 0; i < full.size(); ++i) {
+      ASSERT_EQ(partial[i].at(id_attribute), full[i].at(id_attribute)) << "GET " << partial_target << " [" << i << "]";
+      std::set<std::string> omitted;
+      std::set<std::string> expected;
+      for (const auto& key : keys_of(full[i])) {
+        if (!partial[i].contains(key)) omitted.insert(key);
+        if (documented->count(key) != 0) expected.insert(key);
+      }
+      seen.insert(expected.begin(), expected.end());
+      EXPECT_EQ(omitted, expected) << "GET " << partial_target << " [" << i
+                                   << "] should omit exactly the documented default exclusions";
+      for (const auto& [key, value] : partial[i].items()) {
+        EXPECT_EQ(full[i].contains(key) ? full[i][key] : nlohmann::json(), value)
+            << "GET " << partial_target << " [" << i << "]." << key << " differs from the complete object";
+      }
+    }
+    EXPECT_EQ(seen, *documented) << "GET " << path
+                                 << ": the test inventory should hold every default-excluded attribute";
+    ++checked;
+  }
+  EXPECT_EQ(checked, 30U) << "14 lists and 16 single-object GETs of inventory objects";
+}
+
+TEST(OpenApiCoverage, ListsDocumentTheQueryParametersAndSingleObjectsTheSelectors) {
+  OpenApiDocument doc;
+  for (const auto& get : inventory_gets(doc)) {
+    const std::string where = "GET " + get.op->path;
+    const auto params = query_parameters(doc, *get.op);
+    const auto& expected = get.list ? kListParameters : kSelectorParameters;
+    std::set<std::string> names;
+    for (const auto& [name, param] : params) names.insert(name);
+    EXPECT_EQ(names, std::set<std::string>(expected.begin(), expected.end()))
+        << where << " should document exactly the query parameters o2gw reads";
+    for (const auto& [name, param] : params) {
+      EXPECT_EQ(scalar(child(param, "required")), "false") << where << ": " << name << " is optional";
+      EXPECT_FALSE(scalar(child(param, "description")).empty()) << where << ": " << name << " has no description";
+      const bool extension = scalar(child(param, "x-o2gw-extension")) == "true";
+      EXPECT_EQ(extension, kExtensionParameters.count(name) != 0)
+          << where << ": " << name << (extension ? " is" : " is not") << " marked x-o2gw-extension";
+    }
+    EXPECT_EQ(child(child(doc.response(*get.op, 200), "headers"), "Link").IsDefined(), get.list)
+        << where << (get.list ? " does not document" : " documents") << " the Link header of paged lists";
+    EXPECT_TRUE(child(child(doc.response(*get.op, 400), "content"), "application/problem+json").IsDefined())
+        << where << " does not document the 400 problems of bad query parameters";
+  }
+}
+
+TEST(OpenApiCoverage, DocumentedQueryParametersAreHonoured) {
+  OpenApiDocument doc;
+  PopulatedGateway fixture;
+  // A value of each parameter the query engine must refuse.
+  const std::map<std::string, std::string> bad{
+      {"filter", "(eq,noSuchAttribute,1)"},
+      {"fields", "noSuchAttribute"},
+      {"exclude_fields", "noSuchAttribute"},
+      {"all_fields", "maybe"},
+      {"exclude_default", "maybe"},
+      {"sort", "noSuchAttribute"},
+      {"limit", "0"},
+      {"nextpage_opaque_marker", "forged"},
+  };
+  std::size_t checked = 0;
+  for (const auto& get : inventory_gets(doc)) {
+    const std::string path = fixture.path_of(*get.op);
+    for (const auto& [name, param] : query_parameters(doc, *get.op)) {
+      auto value = bad.find(name);
+      ASSERT_NE(value, bad.end()) << "no bad value for the documented parameter " << name;
+      const std::string target = path + "?" + name + "=" + value->second;
+      const http::Response res = fixture.gw.call("GET", target);
+      EXPECT_EQ(res.status, 400) << "GET " << target << " was not refused: is " << name << " read there?";
+      EXPECT_EQ(media_type(res.content_type), "application/problem+json") << "GET " << target;
+      EXPECT_NE(res.body.find(name), std::string::npos)
+          << "GET " << target << ": the detail should name " << name << ": " << res.body;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 14U * 8U + 16U * 4U);
+}
+
+TEST(OpenApiCoverage, ListPagesFollowTheDocumentedLinkHeader) {
+  OpenApiDocument doc;
+  PopulatedGateway fixture;
+  bool paged = false;
+  for (const auto& get : inventory_gets(doc)) {
+    if (!get.list) continue;
+    const std::string path = fixture.path_of(*get.op);
+    const std::string& id_attribute = schema_for(get.kind).id_attribute();
+    const http::Response all = fixture.gw.call("GET", path);
+    ASSERT_EQ(all.status, 200) << "GET " << path;
+    EXPECT_TRUE(next_link(all).empty()) << "GET " << path << ": one page holds the test inventory";
+    std::vector<std::string> expected;
+    for (const auto& o : nlohmann::json::parse(all.body)) expected.push_back(o.at(id_attribute).get<std::string>());
+
+    std::vector<std::string> walked;
+    std::string target = path + "?limit=1";
+    for (std::size_t page = 0; !target.empty(); ++page) {
+      ASSERT_LE(page, expected.size()) << "GET " << path << ": the Link headers do not end";
+      const http::Response res = fixture.gw.call("GET", target);
+      ASSERT_EQ(res.status, 200) << "GET " << target << ": " << res.body;
+      const auto body = nlohmann::json::parse(res.body);
+      ASSERT_LE(body.size(), 1U) << "GET " << target;
+      for (const auto& o : body) walked.push_back(o.at(id_attribute).get<std::string>());
+      const std::string link = header_value(res, "Link");
+      target = next_link(res);
+      EXPECT_EQ(link.empty(), target.empty()) << "GET " << path << ": malformed Link: " << link;
+      if (!target.empty()) {
+        paged = true;
+        EXPECT_EQ(target.rfind(get.op->path.substr(0, get.op->path.find('{')), 0), 0U)
+            << "the Link is a path-absolute reference to the same list: " << target;
+        // An altered marker is refused.
+        std::string forged = target;
+        forged.back() = forged.back() == 'A' ? 'B' : 'A';
+        EXPECT_EQ(fixture.gw.call("GET", forged).status, 400) << "GET " << forged;
+      }
+    }
+    EXPECT_EQ(walked, expected) << "GET " << path << ": the walk should return every object once, in order";
+  }
+  EXPECT_TRUE(paged) << "the test inventory should have a list of more than one object";
 }
 
 }  // namespace
