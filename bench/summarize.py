@@ -1,47 +1,21 @@
 """Turns the raw wrk outputs of bench/http_bench.sh into bench/RESULTS.md (medians and ratios)."""
-import datetime
-import glob
 import os
-import platform
-import re
 import statistics
-import subprocess
 import sys
+
+from wrkstats import machine_lines, medians
 
 out, duration, rounds, rss_kb, ready_100k, ready_default = sys.argv[1:7]
 
 
-def to_ms(text):
-    m = re.match(r"([\d.]+)(us|ms|s)", text)
-    value, unit = float(m.group(1)), m.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-
-def parse(path):
-    text = open(path).read()
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-    lat = {p: to_ms(v) for p, v in re.findall(r"^\s+(50|99)%\s+(\S+)", text, re.M)}
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    return rps, lat["50"], lat["99"], int(errors.group(1)) if errors else 0
-
-
 def median_of(name):
-    runs = [parse(p) for p in sorted(glob.glob(os.path.join(out, f"wrk-{name}-*.txt")))]
-    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
-            statistics.median(r[2] for r in runs), sum(r[3] for r in runs), len(runs))
+    return medians(out, name)
 
 
-cpu = "unknown"
-for line in open("/proc/cpuinfo"):
-    if line.startswith("model name"):
-        cpu = line.split(":", 1)[1].strip()
-        break
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 size = os.path.getsize(os.path.join(out, "www", "single.json")), os.path.getsize(os.path.join(out, "www", "list.json"))
 
 print("# Benchmark results\n")
-print(f"- date: {datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC')}; commit {commit or 'uncommitted'}")
-print(f"- machine: {os.cpu_count()} cores, {cpu}, {platform.platform()}")
+print("\n".join(machine_lines()))
 print(f"- command: `bench/http_bench.sh {duration} {rounds}` (wrk -t2 -c64 -d{duration}s --latency, "
       f"{rounds} rounds, medians; o2gw and nginx share the same 2 cores with wrk)")
 print(f"- o2gw: release preset, simulator 10 pools x 1,000 resources, access log off, threads = cores")
