@@ -514,6 +514,31 @@ std::shared_ptr<const IdColumn> id_column_for(const SnapshotMemo& memo, std::siz
   return std::static_pointer_cast<const IdColumn>(built);
 }
 
+// Every object of a snapshot rendered with one selector (e.g. the default set of a
+// list), so repeated lists copy strings instead of splicing each object's JSON.
+// Only for lists small enough that rendering all of them up front is cheap.
+constexpr std::size_t kMaxRenderedColumn = 20000;
+
+struct RenderedColumn {
+  std::vector<std::string> json;
+};
+
+std::shared_ptr<const RenderedColumn> rendered_column_for(const SnapshotMemo& memo, std::size_t n,
+                                                          ListQuery::ItemAt at, const void* ctx,
+                                                          const Selector& selector) {
+  if (n > kMaxRenderedColumn) return nullptr;
+  auto built = memo.get_or_build("query.render\x1f" + selector.canonical(), [&]() -> std::shared_ptr<const void> {
+    auto col = std::make_shared<RenderedColumn>();
+    col->json.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const QueryItem item = at(ctx, i);
+      selector.append_selected(*item.doc, item.json, col->json[i]);
+    }
+    return col;
+  });
+  return std::static_pointer_cast<const RenderedColumn>(built);
+}
+
 }  // namespace
 
 std::string ListQuery::link_for(const std::string& marker) const {
@@ -535,6 +560,15 @@ ListResult ListQuery::run_items(std::size_t n, ItemAt at, const void* ctx, Input
     for (std::size_t t = 0; t < nt; ++t) term_cols.push_back(column_for(*memo, n, at, ctx, filter_.term_path(t)));
     for (const auto& key : order.keys) key_cols.push_back(column_for(*memo, n, at, ctx, key.path));
   }
+  std::shared_ptr<const RenderedColumn> rendered;
+  if (memo != nullptr && !selector_.passthrough()) rendered = rendered_column_for(*memo, n, at, ctx, selector_);
+  auto render = [&](std::size_t i, const QueryItem& item) {
+    if (rendered) {
+      r.body += rendered->json[i];
+    } else {
+      selector_.append_selected(*item.doc, item.json, r.body);
+    }
+  };
   std::vector<PathStart> starts(nt);
   // With columns the filter runs before the object itself is touched: most objects
   // of a selective filter are rejected without a trip into their memory.
@@ -596,7 +630,7 @@ ListResult ListQuery::run_items(std::size_t n, ItemAt at, const void* ctx, Input
         break;
       }
       if (r.count > 0) r.body.push_back(',');
-      selector_.append_selected(*item.doc, item.json, r.body);
+      render(i, item);
       ++r.count;
       last_id = item.id;
     }
@@ -649,8 +683,7 @@ ListResult ListQuery::run_items(std::size_t n, ItemAt at, const void* ctx, Input
   r.body.push_back('[');
   for (std::size_t i = 0; i < take; ++i) {
     if (i > 0) r.body.push_back(',');
-    const QueryItem item = at(ctx, entries[i].index);
-    selector_.append_selected(*item.doc, item.json, r.body);
+    render(entries[i].index, at(ctx, entries[i].index));
   }
   r.body.push_back(']');
   r.count = take;

@@ -1,5 +1,6 @@
-// The column path (attribute columns cached per cache snapshot) must give exactly
-// the results of evaluating on the objects' JSON: same pages, same order, same markers.
+// The column path (attribute columns and rendered objects cached per cache snapshot)
+// must give exactly the results of evaluating on the objects' JSON: same pages, same
+// order, same markers.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -87,6 +88,10 @@ TEST(QueryColumns, SameResultsAsEvaluatingTheJson) {
       "sort=description&limit=7",
       "filter=(eq,extensions/telemetry/cpu,high)",
       "filter=(cont,resourceId,0000-4000)&sort=-resourceId",
+      // Selectors other than the default: each gets its own rendered column.
+      "all_fields&filter=(eq,extensions/enabled,false)",
+      "fields=extensions/vendor&sort=-globalAssetId",
+      "exclude_fields=tags,extensions/telemetry&limit=40",
   };
   for (const auto& query : queries) {
     // Twice with the memo: the second run uses the columns the first one built.
