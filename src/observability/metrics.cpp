@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -84,8 +85,27 @@ struct Metrics::Impl {
   };
   std::unordered_map<Key, Series, KeyHash> series;
 
-  Series& lookup(std::string_view route, std::string_view method, int status) {
+  // Identifies this instance in the per-thread caches (tests create several).
+  inline static std::atomic<std::uint64_t> next_id{1};
+  const std::uint64_t id = next_id++;
+
+  // Per-thread cache in front of the shared map: the request path takes no lock
+  // once a thread has seen a (route, method, status).
+  Series lookup(std::string_view route, std::string_view method, int status) {
+    thread_local std::uint64_t owner = 0;
+    thread_local std::unordered_map<Key, Series, KeyHash> local;
+    if (owner != id) {
+      local.clear();
+      owner = id;
+    }
     Key key{route.data(), method, status};
+    if (auto it = local.find(key); it != local.end()) return it->second;
+    Series s = shared_lookup(key, route, method, status);
+    local.emplace(key, s);
+    return s;
+  }
+
+  Series& shared_lookup(const Key& key, std::string_view route, std::string_view method, int status) {
     std::lock_guard lock(mu);
     auto it = series.find(key);
     if (it != series.end()) return it->second;
@@ -103,7 +123,7 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
 Metrics::~Metrics() = default;
 
 void Metrics::observe_request(std::string_view route, std::string_view method, int status, double seconds) {
-  auto& s = impl_->lookup(route, method, status);
+  auto s = impl_->lookup(route, method, status);
   s.counter->Increment();
   s.histogram->Observe(seconds);
 }
