@@ -73,19 +73,6 @@ using T = AttrType;
 // Default exclusions: the complex attributes that are large or of interest to few
 // readers, so that a plain list stays small; `fields` or `all_fields` bring them back.
 std::array<AttributeSchema, kKindCount> build_inventory_schemas() {
-  AttributeSchema resource_type("ResourceType", "resourceTypeId");
-  resource_type.add("resourceTypeId", T::uuid)
-      .add("name", T::string)
-      .add("description", T::string)
-      .add("vendor", T::string)
-      .add("model", T::string)
-      .add("version", T::string)
-      .add("alarmDictionaryId", T::uuid)
-      .add("resourceKind", T::string)
-      .add("resourceClass", T::string)
-      .add("extensions", T::object)
-      .exclude_by_default({"extensions"});
-
   AttributeSchema alarm_definition("AlarmDefinition");
   alarm_definition.add("alarmDefinitionId", T::uuid)
       .add("alarmName", T::string)
@@ -107,6 +94,21 @@ std::array<AttributeSchema, kKindCount> build_inventory_schemas() {
       .add_array("pkNotificationField", T::string)
       .add_record("alarmDefinition", std::move(alarm_definition), true)
       .exclude_by_default({"alarmDefinition"});
+
+  AttributeSchema resource_type("ResourceType", "resourceTypeId");
+  resource_type.add("resourceTypeId", T::uuid)
+      .add("name", T::string)
+      .add("description", T::string)
+      .add("vendor", T::string)
+      .add("model", T::string)
+      .add("version", T::string)
+      .add("alarmDictionaryId", T::uuid)
+      .add("resourceKind", T::string)
+      .add("resourceClass", T::string)
+      .add("extensions", T::object)
+      // Embedded for the O-Cloud conformance suite (resourceType_allfields); bulky, so not by default.
+      .add_record("alarmDictionary", alarm_dictionary)
+      .exclude_by_default({"extensions", "alarmDictionary"});
 
   AttributeSchema resource_pool("ResourcePool", "resourcePoolId");
   resource_pool.add("resourcePoolId", T::uuid)

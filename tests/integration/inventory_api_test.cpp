@@ -220,7 +220,7 @@ std::string with_query(const std::string& path, const std::string& query) {
 // The single GETs and ?all_fields lists keep them.
 const std::map<std::string, std::set<std::string>>& default_exclusions() {
   static const std::map<std::string, std::set<std::string>> kExcluded = {
-      {"resourceTypes", {"extensions"}},      {"alarmDictionaries", {"alarmDefinition"}},
+      {"resourceTypes", {"alarmDictionary", "extensions"}}, {"alarmDictionaries", {"alarmDefinition"}},
       {"resourcePools", {"extensions"}},      {"resources", {"elements", "extensions"}},
       {"deploymentManagers", {"extensions"}}, {"locations", {"extensions"}},
       {"oCloudSites", {"extensions"}},
@@ -459,6 +459,9 @@ void check_v1_lists_meet_the_conformance_schemas(std::uint16_t port) {
                                      "v1/resourceTypes"));
   EXPECT_TRUE(MeetsConformanceSchema(get_json(port, kV1 + "/deploymentManagers"), "deploymentManagers_properties.json",
                                      "v1/deploymentManagers"));
+  // With all_fields, resource types carry their alarm dictionary embedded (conformance 7.3.x).
+  EXPECT_TRUE(MeetsConformanceSchema(get_json(port, kV1 + "/resourceTypes?all_fields"),
+                                     "resourceTypes_allfields_properties.json", "v1/resourceTypes?all_fields"));
   for (const auto& pool : pools) {
     const std::string path = kV1 + "/resourcePools/" + pool.at("resourcePoolId").get<std::string>() + "/resources";
     json list = get_json(port, path);

@@ -218,6 +218,9 @@ std::vector<InventoryObject> build_inventory(OCloudModel model, const AdapterCon
       dict_doc["managementInterfaceId"] = json::array({kManagementInterfaceO2ims});
       dict_doc["pkNotificationField"] = string_array(std::move(dict.pk_notification_field));
       dict_doc["alarmDefinition"] = std::move(definitions);
+      // The O-Cloud conformance schema (resourceType_allfields_properties.json) expects the
+      // dictionary embedded in the type; lists leave it out by default.
+      doc["alarmDictionary"] = dict_doc;
       out.push_back(finished(Kind::alarm_dictionary, std::move(dict_id), id, std::move(dict_doc), ctx));
     }
     out.push_back(finished(Kind::resource_type, id, "", std::move(doc), ctx));

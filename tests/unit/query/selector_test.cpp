@@ -263,7 +263,7 @@ TEST(SelectorQuery, SingleQueryRendersTheWholeObjectUnlessAsked) {
 TEST(SelectorQuery, DefaultExclusionsPerKind) {
   auto excluded = [](Kind k) { return schema_for(k).default_exclusions(); };
   using V = std::vector<std::string>;
-  EXPECT_EQ(excluded(Kind::resource_type), V{"extensions"});
+  EXPECT_EQ(excluded(Kind::resource_type), (V{"extensions", "alarmDictionary"}));
   EXPECT_EQ(excluded(Kind::alarm_dictionary), V{"alarmDefinition"});
   EXPECT_EQ(excluded(Kind::resource_pool), V{"extensions"});
   EXPECT_EQ(excluded(Kind::resource), (V{"elements", "extensions"}));

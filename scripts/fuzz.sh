@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (preset "fuzz", clang-14) and runs each for a while.
+# Usage: scripts/fuzz.sh [seconds_per_target=60] [target ...]
+# O2GW_FUZZ_RUNS=N: instead of a time budget, N runs from a fixed seed (what CI
+# does, so a CI run is repeatable). Corpora grow in build/fuzz/corpus/<target>;
+# crashes land in build/fuzz/artifacts/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-60}"
+shift || true
+targets=("$@")
+if ((${#targets[@]} == 0)); then targets=(fuzz_http_request fuzz_config fuzz_inventory_file fuzz_query); fi
+O2GW_SETUP_FUZZ=1 O2GW_SETUP_TOOLS=0 bash scripts/setup.sh
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz --target "${targets[@]}"
+mkdir -p build/fuzz/artifacts
+for t in "${targets[@]}"; do
+  corpus="build/fuzz/corpus/$t"
+  mkdir -p "$corpus"
+  # Seed with the project's own inputs, so the fuzzer starts from valid documents.
+  case "$t" in
+    fuzz_config) cp -n deploy/config/*.yaml "$corpus/" 2>/dev/null || true ;;
+    fuzz_inventory_file) cp -n deploy/inventory/*.yaml "$corpus/" 2>/dev/null || true ;;
+    fuzz_http_request)
+      printf 'GET /o2ims-infrastructureInventory/v1/resourcePools?filter=(eq,name,a) HTTP/1.1\r\nHost: x\r\n\r\n' \
+        > "$corpus/seed-get" ;;
+  esac
+  budget=(-max_total_time="$seconds")
+  if [[ -n "${O2GW_FUZZ_RUNS:-}" ]]; then budget=(-runs="$O2GW_FUZZ_RUNS" -seed=1); fi
+  echo "fuzz: $t (${budget[*]})" >&2
+  ASAN_OPTIONS=detect_leaks=1 "build/fuzz/tests/fuzz/$t" "${budget[@]}" -max_len=8192 -timeout=10 \
+    -rss_limit_mb=2048 -artifact_prefix="build/fuzz/artifacts/$t-" -print_final_stats=1 "$corpus" 2>&1 |
+    grep -E "^(stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)|Done [0-9]+ runs" >&2 || true
+  if ls "build/fuzz/artifacts/$t-"* >/dev/null 2>&1; then
+    echo "fuzz: $t found a failing input: $(ls build/fuzz/artifacts/$t-*)" >&2
+    exit 1
+  fi
+done
