@@ -98,7 +98,6 @@ class InventoryCache {
   void visit(Kind kind, const std::function<void(const InventoryObject&)>& fn) const;
   void visit_children(Kind kind, const std::string& parent_id,
                       const std::function<void(const InventoryObject&)>& fn) const;
-  [[nodiscard]] bool has_children_index(const std::string& parent_id) const;
 
   // Calls fn with every object of a kind (or only the children of `parent_id` when
   // given), in id order, while holding the shared lock: the pointers stay valid and

@@ -194,11 +194,6 @@ void InventoryCache::visit_children(Kind kind, const std::string& parent_id,
   }
 }
 
-bool InventoryCache::has_children_index(const std::string& parent_id) const {
-  std::shared_lock lock(mu_);
-  return children_.count(parent_id) != 0;
-}
-
 std::shared_ptr<const void> SnapshotMemo::get_or_build(const std::string& key, const Builder& build) const {
   {
     std::lock_guard lock(mu_);
