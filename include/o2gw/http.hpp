@@ -52,5 +52,7 @@ struct Response {
 
 // Percent-decode once. Returns false on a malformed escape.
 bool percent_decode(std::string_view in, std::string& out, bool plus_is_space = false);
+// True when every '%' starts a two-hex-digit escape (the check percent_decode makes, without the copy).
+bool percent_encoding_valid(std::string_view in);
 
 }  // namespace o2gw::http

@@ -231,7 +231,7 @@ struct HttpServer::Impl {
           req.path.find('\0') != std::string::npos) {
         req.path = std::string(raw_path);
         res = problem_response(req, 400, "the request target must be an absolute path with valid percent-encoding");
-      } else if (std::string decoded_query; !http::percent_decode(req.query, decoded_query, true)) {
+      } else if (!http::percent_encoding_valid(req.query)) {
         // Otherwise a parameter with a broken escape would read as absent and be ignored.
         res = problem_response(req, 400, "the query string has invalid percent-encoding");
       } else if (raw_path.find("%2F") != std::string_view::npos || raw_path.find("%2f") != std::string_view::npos) {

@@ -68,6 +68,13 @@ bool Request::query_param(std::string_view name, std::string& out) const {
   return false;
 }
 
+bool percent_encoding_valid(std::string_view in) {
+  for (std::size_t i = in.find('%'); i != std::string_view::npos; i = in.find('%', i + 3)) {
+    if (i + 2 >= in.size() || hex_value(in[i + 1]) < 0 || hex_value(in[i + 2]) < 0) return false;
+  }
+  return true;
+}
+
 bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
   out.clear();
   out.reserve(in.size());

@@ -23,6 +23,15 @@ TEST(PercentDecode, RejectsTruncatedOrNonHexEscapes) {
   EXPECT_FALSE(percent_decode("ab%g1", out));
 }
 
+TEST(PercentDecode, ValidityCheckAgreesWithDecoding) {
+  std::string out;
+  for (const char* s : {"", "a", "%41", "a%2Fb%25", "%", "%4", "%zz", "ab%g1", "x%41%", "%%41", "filter=(eq,a,100%)"}) {
+    EXPECT_EQ(percent_encoding_valid(s), percent_decode(s, out)) << s;
+  }
+  EXPECT_TRUE(percent_encoding_valid("filter=(eq%2Cname%2Cx)&all_fields"));
+  EXPECT_FALSE(percent_encoding_valid("limit=1%"));
+}
+
 TEST(Request, HeaderLookupIsCaseInsensitive) {
   Request r;
   r.headers = {{"X-Request-Id", "abc"}, {"content-type", "text/plain"}};
