@@ -8,10 +8,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
+#include <span>
 #include <thread>
 
 #include "o2gw/api.hpp"
 #include "o2gw/config.hpp"
+#include "o2gw/events.hpp"
+#include "o2gw/http_client.hpp"
 #include "o2gw/inventory.hpp"
 #include "o2gw/logging.hpp"
 #include "o2gw/metrics.hpp"
@@ -19,7 +23,9 @@
 #include "o2gw/registry.hpp"
 #include "o2gw/router.hpp"
 #include "o2gw/server.hpp"
+#include "o2gw/store.hpp"
 #include "o2gw/uuid.hpp"
+#include "o2gw/webhook.hpp"
 
 extern char** environ;
 
@@ -162,8 +168,52 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(cfg.data_dir, dir_ec);
   if (dir_ec) spdlog::warn("cannot create data directory {}: {}", cfg.data_dir.string(), dir_ec.message());
 
+  // Subscriptions and the outbox live in SQLite; signing keys in their key ring.
+  std::unique_ptr<o2gw::Store> store;
+  std::shared_ptr<const o2gw::SigningKeyRing> signing_keys;
+  std::optional<o2gw::CallbackGuard> guard;
+  try {
+    store = o2gw::open_sqlite_store(cfg.data_dir / "o2gw.db");
+    bool default_dir = cfg.webhooks.signing_key_dir.empty();
+    auto key_dir = default_dir ? cfg.data_dir / "signing-keys" : cfg.webhooks.signing_key_dir;
+    signing_keys = std::make_shared<const o2gw::SigningKeyRing>(o2gw::SigningKeyRing::load(key_dir, default_dir));
+    spdlog::info("webhooks signed with key '{}' from {}", signing_keys->signing_key().id, key_dir.string());
+    guard.emplace(o2gw::CallbackGuardOptions{cfg.subscriptions.callback_allow, cfg.subscriptions.callback_deny});
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start the event pipeline: {}", e.what());
+    o2gw::flush_logs();
+    return 1;
+  }
+  spdlog::info("state in {} (schema version {})", (cfg.data_dir / "o2gw.db").string(), store->schema_version());
+
   o2gw::Metrics metrics;
   o2gw::InventoryCache inventory;
+
+  // Outbound: one loop thread for webhook delivery and the store work of the subscription API.
+  o2gw::net::EventLoop delivery_loop(1, "webhooks");
+  o2gw::net::ClientOptions client_options;
+  client_options.address_check = [&guard](const std::string& host, const std::string& ip) {
+    return guard->check_address(host, ip);
+  };
+  o2gw::net::HttpClient webhook_client(delivery_loop, client_options);
+  o2gw::SubscriptionService inventory_subscriptions(*store, o2gw::SubscriptionFamily::inventory,
+                                                    o2gw::inventory_event_schema(),
+                                                    cfg.subscriptions.max_subscriptions);
+  inventory_subscriptions.load();
+  o2gw::WebhookDeliverer::Deps delivery_deps;
+  delivery_deps.store = store.get();
+  delivery_deps.loop = &delivery_loop;
+  delivery_deps.client = &webhook_client;
+  delivery_deps.metrics = &metrics;
+  delivery_deps.subscriptions = &inventory_subscriptions;
+  delivery_deps.keys = signing_keys;
+  delivery_deps.render = [](const o2gw::OutboxEntry& e, const o2gw::Subscription& s, const o2gw::EventRecord& ev) {
+    return o2gw::render_inventory_notification(e.notification_id, s.record.consumer_subscription_id, ev);
+  };
+  o2gw::WebhookDeliverer deliverer(std::move(delivery_deps), o2gw::DeliveryOptions::from(cfg.webhooks));
+  inventory_subscriptions.on_removed([&deliverer](const std::string& id) { deliverer.forget(id); });
+  deliverer.start();
+  spdlog::info("{} inventory subscription(s) loaded", inventory_subscriptions.snapshot()->size());
   inventory.add_listener([&metrics](const o2gw::Change& c) { metrics.count_change(c); });
 
   o2gw::Registry registry(o2gw::FactoryTable::global(),
@@ -181,7 +231,9 @@ int main(int argc, char** argv) {
   std::atomic<bool> shutting_down{false};
   o2gw::Router router;
   o2gw::ServerHooks hooks;
-  hooks.handle = [&router](const o2gw::http::Request& req) { return router.dispatch(req); };
+  hooks.handle = [&router](const o2gw::http::Request& req, std::function<void(o2gw::http::Response)> respond) {
+    router.dispatch_async(req, std::move(respond));
+  };
   bool access_log = cfg.server.access_log;
   hooks.completed = [&metrics, access_log](const auto& req, const auto& res, double seconds, std::string_view peer) {
     metrics.observe_request(res.route, o2gw::http::method_name(req.method), res.status, seconds);
@@ -212,6 +264,13 @@ int main(int argc, char** argv) {
   o2gw::ApiContext api{&cfg, &inventory, &registry, &metrics, &shutting_down, &pager};
   o2gw::register_inventory_api(router, api);
   o2gw::register_admin_api(router, api);
+  o2gw::EventsApiContext events_api{&inventory_subscriptions, &deliverer, store.get(), &delivery_loop,
+                                    &webhook_client, &*guard};
+  o2gw::register_subscriptions_api(router, api, events_api);
+  // Every inventory change is matched and in the outbox before the adapter's write returns.
+  o2gw::InventoryNotifier notifier(*store, inventory_subscriptions, deliverer, cfg.subscriptions.filter_mode,
+                                   o2gw::service_uri(cfg) + std::string(o2gw::kInventoryApiRoot) + "/v1", &metrics);
+  inventory.add_batch_listener([&notifier](std::span<const o2gw::Change> changes) { notifier.on_changes(changes); });
 
   // Adapters start off the I/O threads: a large first sync must not delay /healthz.
   std::jthread adapter_starter([&] {
@@ -237,6 +296,7 @@ int main(int argc, char** argv) {
   spdlog::info("server stopped; stopping adapters");
   if (adapter_starter.joinable()) adapter_starter.join();
   registry.stop();
+  deliverer.stop();
   spdlog::info("bye");
   o2gw::flush_logs();
   return 0;

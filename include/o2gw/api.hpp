@@ -14,6 +14,14 @@ class InventoryCache;
 class Registry;
 class Metrics;
 class Pager;
+class SubscriptionService;
+class WebhookDeliverer;
+class Store;
+class CallbackGuard;
+namespace net {
+class EventLoop;
+class HttpClient;
+}  // namespace net
 
 struct ApiContext {
   const Config* config = nullptr;
@@ -26,8 +34,24 @@ struct ApiContext {
 
 inline constexpr std::string_view kInventoryApiRoot = "/o2ims-infrastructureInventory";
 
+// What the subscription and dead-letter handlers need. Store work runs on `loop`
+// (never on an I/O thread); handlers answer through their Responder.
+struct EventsApiContext {
+  SubscriptionService* inventory_subscriptions = nullptr;
+  WebhookDeliverer* deliverer = nullptr;
+  Store* store = nullptr;
+  net::EventLoop* loop = nullptr;
+  net::HttpClient* client = nullptr;  // for the optional callback check
+  const CallbackGuard* guard = nullptr;
+};
+
 void register_inventory_api(Router& router, const ApiContext& ctx);
 void register_admin_api(Router& router, const ApiContext& ctx);
+// Inventory subscriptions under /v1 and /v2, and the admin dead-letter endpoints.
+void register_subscriptions_api(Router& router, const ApiContext& ctx, const EventsApiContext& events);
+
+// The O-Cloud's serviceUri: configured, or http://<listen address>:<port>; no trailing slash.
+std::string service_uri(const Config& cfg);
 
 // The OpenAPI document (api/o2gw.openapi.yaml), embedded at build time.
 std::string_view openapi_document();

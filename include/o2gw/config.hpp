@@ -98,8 +98,51 @@ struct QueryConfig {
 // Reads the paging-marker key (at least 16 bytes, trailing newline dropped); throws ConfigError.
 std::string read_marker_key(const std::filesystem::path& path);
 
+// Subscriptions (inventory today, alarms later): what may be subscribed and how
+// a subscription's filter is read.
+struct SubscriptionsConfig {
+  // The O-RAN spec describes `filter` as the events that need NOT be reported
+  // (exclude, the default); `include` reports only the events matching it.
+  enum class FilterMode { exclude, include };
+  FilterMode filter_mode = FilterMode::exclude;
+  bool verify_callback = false;  // GET the callback on create; 2xx within the timeout or 400
+  std::chrono::milliseconds verify_timeout{3000};
+  std::size_t max_subscriptions = 10000;
+  std::vector<std::string> callback_allow;  // hosts, *.domains, IPs, CIDRs (see CallbackGuard)
+  std::vector<std::string> callback_deny;
+};
+
+// Outbound connection options for one callback host ("host" or "host:port").
+struct WebhookHostConfig {
+  std::string host;
+  std::filesystem::path ca_file;
+  std::filesystem::path client_cert_file;
+  std::filesystem::path client_key_file;
+  // OAuth2 client credentials; empty token_url: none.
+  std::string oauth2_token_url;
+  std::string oauth2_client_id;
+  std::string oauth2_client_secret;  // read from oauth2.client_secret_file at load; never logged
+  std::string oauth2_scope;
+  std::filesystem::path oauth2_ca_file;
+};
+
+struct WebhooksConfig {
+  std::filesystem::path signing_key_dir;  // empty: <data_dir>/signing-keys (one key created when empty)
+  std::chrono::milliseconds timeout{10000};
+  std::size_t max_in_flight = 256;  // deliveries in flight across all subscriptions
+  std::chrono::milliseconds retry_initial_delay{1000};
+  std::chrono::milliseconds retry_max_delay{300000};
+  int retry_max_attempts = 20;
+  std::chrono::seconds retry_max_age{86400};
+  int breaker_failure_threshold = 5;  // consecutive failures that open a host's circuit
+  std::chrono::milliseconds breaker_open{30000};
+  std::vector<WebhookHostConfig> hosts;
+};
+
 struct Config {
   ServerConfig server;
+  SubscriptionsConfig subscriptions;
+  WebhooksConfig webhooks;
   QueryConfig query;
   OCloudConfig ocloud;
   std::string log_level = "info";

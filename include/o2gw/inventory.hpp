@@ -107,6 +107,10 @@ class InventoryCache {
 
   // Called synchronously, after the write lock is released, for every change.
   void add_listener(Listener l);
+  // Same, once per write with all its changes (in order): for listeners that batch
+  // work, like the notifier's single outbox transaction per write.
+  using BatchListener = std::function<void(std::span<const Change>)>;
+  void add_batch_listener(BatchListener l);
 
  private:
   void commit(const std::string& source, const std::vector<Change>& changes);
@@ -137,6 +141,7 @@ class InventoryCache {
   };
   mutable std::unordered_map<SnapshotKey, std::shared_ptr<const Snapshot>, SnapshotKeyHash> snapshots_;
   std::vector<Listener> listeners_;
+  std::vector<BatchListener> batch_listeners_;
   std::mutex listeners_mu_;
 };
 

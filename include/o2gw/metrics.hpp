@@ -24,6 +24,11 @@ class Metrics {
   void observe_request(std::string_view route, std::string_view method, int status, double seconds);
   void add_in_flight(int delta);
   void count_change(const Change& c);
+  // Webhook delivery: outcome is enqueued, delivered, retried, failed or dead_lettered.
+  void count_notifications(std::string_view outcome, double n = 1);
+  void set_outbox_depth(const std::string& subscription_id, double n);
+  void remove_outbox_depth(const std::string& subscription_id);
+  void observe_delivery_latency(double seconds);
   void count_rejected_connection_request(std::string_view reason);  // 400/413/431 before routing
   void set_inventory_count(Kind kind, double n);
   void set_inventory_conflicts(double n);

@@ -14,7 +14,9 @@ namespace o2gw {
 
 struct ServerHooks {
   // Produces the response for a parsed request (runs on an I/O thread: must not block).
-  std::function<http::Response(const http::Request&)> handle;
+  // `respond` must be called exactly once, from any thread: before `handle` returns
+  // (the common, synchronous case) or later (the session waits without blocking).
+  std::function<void(const http::Request&, std::function<void(http::Response)> respond)> handle;
   // After each response is written (or failed): access log and metrics.
   std::function<void(const http::Request&, const http::Response&, double seconds, std::string_view peer)>
       completed;

@@ -16,6 +16,7 @@ struct Uuid {
   static std::optional<Uuid> parse(std::string_view text);  // canonical 8-4-4-4-12, any case
   static Uuid v5(const Uuid& ns, std::string_view name);
   static Uuid v4();
+  static Uuid v7();  // time-ordered (Unix ms + random): for ids that key a growing index
   [[nodiscard]] std::string str() const;  // lower-case canonical
   [[nodiscard]] int version() const { return bytes[6] >> 4; }
   friend bool operator==(const Uuid&, const Uuid&) = default;

@@ -80,13 +80,7 @@ constexpr Collection kCollections[] = {
 };
 
 std::string ocloud_json(const Config& cfg) {
-  std::string uri = cfg.ocloud.service_uri;
-  if (uri.empty()) {
-    std::string host = cfg.server.listen_address;
-    if (host == "0.0.0.0" || host == "::") host = "localhost";
-    if (host.find(':') != std::string::npos) host = "[" + host + "]";  // IPv6 literal in a URI
-    uri = "http://" + host + ":" + std::to_string(cfg.server.port);
-  }
+  std::string uri = service_uri(cfg);
   nlohmann::json j = {
       {"oCloudId", cfg.ocloud.id},         {"globalCloudId", cfg.ocloud.global_cloud_id},
       {"name", cfg.ocloud.name},           {"description", cfg.ocloud.description},
@@ -96,6 +90,18 @@ std::string ocloud_json(const Config& cfg) {
 }
 
 }  // namespace
+
+std::string service_uri(const Config& cfg) {
+  std::string uri = cfg.ocloud.service_uri;
+  if (uri.empty()) {
+    std::string host = cfg.server.listen_address;
+    if (host == "0.0.0.0" || host == "::") host = "localhost";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";  // IPv6 literal in a URI
+    uri = "http://" + host + ":" + std::to_string(cfg.server.port);
+  }
+  while (!uri.empty() && uri.back() == '/') uri.pop_back();
+  return uri;
+}
 
 void register_inventory_api(Router& router, const ApiContext& ctx) {
   InventoryCache* cache = ctx.inventory;
@@ -188,15 +194,6 @@ void register_inventory_api(Router& router, const ApiContext& ctx) {
       }
       return single(req, *obj);
     });
-
-    // Subscriptions arrive with the event pipeline (a later issue); until then, say so clearly.
-    auto not_yet = [](const http::Request& req, const PathParams&) {
-      return problem_response(req, 501, "inventory subscriptions are not implemented yet in this o2gw version");
-    };
-    router.add(Method::get, base + "/subscriptions", not_yet);
-    router.add(Method::post, base + "/subscriptions", not_yet);
-    router.add(Method::get, base + "/subscriptions/{subscriptionId}", not_yet);
-    router.add(Method::del, base + "/subscriptions/{subscriptionId}", not_yet);
   }
 }
 

@@ -226,7 +226,8 @@ void apply_env(nlohmann::json& doc, char** env) {
     // Only variables naming a top-level section are ours: Kubernetes injects
     // O2GW_SERVICE_HOST, O2GW_PORT... for a Service called o2gw, and those must not fail start-up.
     static constexpr std::string_view kSections[] = {"server", "ocloud", "log",     "data_dir",
-                                                     "registry", "adapters", "query"};
+                                                     "registry", "adapters", "query",
+                                                     "subscriptions", "webhooks"};
     std::string_view head = std::string_view(name).substr(0, name.find("__"));
     if (std::find(std::begin(kSections), std::end(kSections), head) == std::end(kSections)) continue;
     std::vector<std::string> parts;
@@ -293,6 +294,103 @@ std::string read_marker_key(const std::filesystem::path& path) {
   return key;
 }
 
+namespace {
+
+std::vector<std::string> string_list(SectionReader& r, const std::string& key) {
+  std::vector<std::string> out;
+  auto arr = r.array(key);
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    if (!arr[i].is_string() || arr[i].get<std::string>().empty()) {
+      throw ConfigError(r.path(key) + "[" + std::to_string(i) + "]", "must be a non-empty string");
+    }
+    out.push_back(arr[i].get<std::string>());
+  }
+  return out;
+}
+
+std::string read_secret_file(const std::string& key, const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(key, "cannot read " + path.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string secret = ss.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.empty()) throw ConfigError(key, path.string() + " is empty");
+  return secret;
+}
+
+void parse_subscriptions(SectionReader& root, SubscriptionsConfig& out) {
+  SectionReader r(root.object("subscriptions"), "subscriptions");
+  std::string mode = r.string("filter_mode", "exclude");
+  if (mode == "exclude") {
+    out.filter_mode = SubscriptionsConfig::FilterMode::exclude;
+  } else if (mode == "include") {
+    out.filter_mode = SubscriptionsConfig::FilterMode::include;
+  } else {
+    throw ConfigError(r.path("filter_mode"), "must be exclude or include, got '" + mode + "'");
+  }
+  out.verify_callback = r.boolean("verify_callback", false);
+  out.verify_timeout = ms(r.integer("verify_timeout_ms", 3000, 10, 60000));
+  out.max_subscriptions = static_cast<std::size_t>(r.integer("max_subscriptions", 10000, 1, 1000000));
+  out.callback_allow = string_list(r, "callback_allow");
+  out.callback_deny = string_list(r, "callback_deny");
+  r.finish();
+}
+
+void parse_webhooks(SectionReader& root, WebhooksConfig& out) {
+  SectionReader r(root.object("webhooks"), "webhooks");
+  out.signing_key_dir = r.string("signing_key_dir", "");
+  out.timeout = ms(r.integer("timeout_ms", 10000, 10, 600000));
+  out.max_in_flight = static_cast<std::size_t>(r.integer("max_in_flight", 256, 1, 100000));
+  SectionReader retry(r.object("retry"), "webhooks.retry");
+  out.retry_initial_delay = ms(retry.integer("initial_delay_ms", 1000, 1, 3600000));
+  out.retry_max_delay = ms(retry.integer("max_delay_ms", 300000, 1, 86400000));
+  if (out.retry_max_delay < out.retry_initial_delay) {
+    throw ConfigError("webhooks.retry.max_delay_ms", "must not be less than initial_delay_ms");
+  }
+  out.retry_max_attempts = static_cast<int>(retry.integer("max_attempts", 20, 1, 1000));
+  out.retry_max_age = std::chrono::seconds(retry.integer("max_age_s", 86400, 1, 30LL * 86400));
+  retry.finish();
+  SectionReader breaker(r.object("circuit_breaker"), "webhooks.circuit_breaker");
+  out.breaker_failure_threshold = static_cast<int>(breaker.integer("failure_threshold", 5, 1, 1000));
+  out.breaker_open = ms(breaker.integer("open_ms", 30000, 10, 3600000));
+  breaker.finish();
+  auto hosts = r.array("hosts");
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    std::string key = "webhooks.hosts[" + std::to_string(i) + "]";
+    SectionReader h(hosts[i], key);
+    WebhookHostConfig hc;
+    hc.host = h.string("host");
+    if (hc.host.empty()) throw ConfigError(h.path("host"), "must not be empty");
+    std::transform(hc.host.begin(), hc.host.end(), hc.host.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    hc.ca_file = h.string("ca_file", "");
+    hc.client_cert_file = h.string("client_cert_file", "");
+    hc.client_key_file = h.string("client_key_file", "");
+    if (hc.client_cert_file.empty() != hc.client_key_file.empty()) {
+      throw ConfigError(key, "client_cert_file and client_key_file go together");
+    }
+    if (h.has("oauth2")) {
+      SectionReader o(h.object("oauth2"), key + ".oauth2");
+      hc.oauth2_token_url = o.string("token_url");
+      hc.oauth2_client_id = o.string("client_id");
+      std::string secret_file = o.string("client_secret_file");
+      hc.oauth2_client_secret = read_secret_file(o.path("client_secret_file"), secret_file);
+      hc.oauth2_scope = o.string("scope", "");
+      hc.oauth2_ca_file = o.string("ca_file", "");
+      o.finish();
+      if (hc.oauth2_token_url.rfind("https://", 0) != 0 && hc.oauth2_token_url.rfind("http://", 0) != 0) {
+        throw ConfigError(key + ".oauth2.token_url", "must be an absolute http(s) URL");
+      }
+    }
+    h.finish();
+    out.hosts.push_back(std::move(hc));
+  }
+  r.finish();
+}
+
+}  // namespace
+
 Config parse_config(const nlohmann::json& doc) {
   Config cfg;
   SectionReader root(doc, "");
@@ -353,6 +451,9 @@ Config parse_config(const nlohmann::json& doc) {
   cfg.query.marker_key_file = query.string("marker_key_file", "");
   query.finish();
   if (!cfg.query.marker_key_file.empty()) cfg.query.marker_key = read_marker_key(cfg.query.marker_key_file);
+
+  parse_subscriptions(root, cfg.subscriptions);
+  parse_webhooks(root, cfg.webhooks);
 
   SectionReader registry(root.object("registry"), "registry");
   cfg.health_interval = ms(registry.integer("health_interval_ms", 5000, 100, 3600000));

@@ -153,13 +153,21 @@ void InventoryCache::commit(const std::string& source, const std::vector<Change>
 void InventoryCache::notify(const std::vector<Change>& changes) {
   if (changes.empty()) return;
   std::vector<Listener> ls;
+  std::vector<BatchListener> bls;
   {
     std::lock_guard lock(listeners_mu_);
     ls = listeners_;
+    bls = batch_listeners_;
   }
   for (const auto& c : changes) {
     for (const auto& l : ls) l(c);
   }
+  for (const auto& l : bls) l(std::span<const Change>(changes));
+}
+
+void InventoryCache::add_batch_listener(BatchListener l) {
+  std::lock_guard lock(listeners_mu_);
+  batch_listeners_.push_back(std::move(l));
 }
 
 ObjectPtr InventoryCache::get(Kind kind, const std::string& id) const {

@@ -64,6 +64,25 @@ struct Metrics::Impl {
       prometheus::BuildGauge().Name("o2gw_ready").Help("1 when /readyz answers 200").Register(*registry);
   prometheus::Gauge& ready = ready_family.Add({});
 
+  prometheus::Family<prometheus::Counter>& notifications =
+      prometheus::BuildCounter()
+          .Name("o2gw_notifications_total")
+          .Help("Webhook notifications by outcome: enqueued, delivered, retried, failed (an attempt), dead_lettered")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& outbox_depth =
+      prometheus::BuildGauge()
+          .Name("o2gw_outbox_depth")
+          .Help("Notifications waiting for delivery, per subscription")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& delivery_latency_family =
+      prometheus::BuildHistogram()
+          .Name("o2gw_notification_delivery_seconds")
+          .Help("Time from the change to its notification's 2xx")
+          .Register(*registry);
+  prometheus::Histogram& delivery_latency = delivery_latency_family.Add(
+      {}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+                                                  300, 3600});
+
   std::mutex mu;  // guards Family::Add and the hook
   std::function<void()> hook;
 
@@ -129,6 +148,24 @@ void Metrics::observe_request(std::string_view route, std::string_view method, i
 }
 
 void Metrics::add_in_flight(int delta) { impl_->in_flight.Increment(delta); }
+
+void Metrics::count_notifications(std::string_view outcome, double n) {
+  std::lock_guard lock(impl_->mu);
+  impl_->notifications.Add({{"outcome", std::string(outcome)}}).Increment(n);
+}
+
+void Metrics::set_outbox_depth(const std::string& subscription_id, double n) {
+  std::lock_guard lock(impl_->mu);
+  impl_->outbox_depth.Add({{"subscription", subscription_id}}).Set(n);
+}
+
+void Metrics::remove_outbox_depth(const std::string& subscription_id) {
+  std::lock_guard lock(impl_->mu);
+  auto& g = impl_->outbox_depth.Add({{"subscription", subscription_id}});
+  impl_->outbox_depth.Remove(&g);
+}
+
+void Metrics::observe_delivery_latency(double seconds) { impl_->delivery_latency.Observe(seconds); }
 
 void Metrics::count_change(const Change& c) {
   std::lock_guard lock(impl_->mu);

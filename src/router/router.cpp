@@ -1,6 +1,7 @@
 #include "o2gw/router.hpp"
 
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 #include "o2gw/problem.hpp"
@@ -40,6 +41,7 @@ struct Router::Node {
   std::string param_name;
   struct Entry {
     Handler handler;
+    AsyncHandler async;
     std::string_view route;
   };
   std::map<http::Method, Entry> handlers;
@@ -49,6 +51,14 @@ Router::Router() : root_(std::make_unique<Node>()) {}
 Router::~Router() = default;
 
 void Router::add(http::Method method, std::string path_template, Handler handler) {
+  add_entry(method, std::move(path_template), std::move(handler), nullptr);
+}
+
+void Router::add_async(http::Method method, std::string path_template, AsyncHandler handler) {
+  add_entry(method, std::move(path_template), nullptr, std::move(handler));
+}
+
+void Router::add_entry(http::Method method, std::string path_template, Handler handler, AsyncHandler async) {
   templates_.push_back(std::make_unique<std::string>(std::move(path_template)));
   const std::string& tmpl = *templates_.back();
   Node* node = root_.get();
@@ -73,7 +83,7 @@ void Router::add(http::Method method, std::string path_template, Handler handler
   if (node->handlers.count(method) != 0) {
     throw std::logic_error("duplicate route " + std::string(http::method_name(method)) + " " + tmpl);
   }
-  node->handlers[method] = Node::Entry{std::move(handler), tmpl};
+  node->handlers[method] = Node::Entry{std::move(handler), std::move(async), tmpl};
   route_list_.emplace_back(method, tmpl);
 }
 
@@ -100,7 +110,11 @@ Router::Match Router::match(http::Method method, std::string_view path) const {
   if (it == node->handlers.end()) it = node->handlers.find(want);
   if (it != node->handlers.end()) {
     m.outcome = Outcome::matched;
-    m.handler = &it->second.handler;
+    if (it->second.async) {
+      m.async_handler = &it->second.async;
+    } else {
+      m.handler = &it->second.handler;
+    }
     m.route = it->second.route;
     return m;
   }
@@ -117,7 +131,26 @@ Router::Match Router::match(http::Method method, std::string_view path) const {
 std::vector<std::pair<http::Method, std::string>> Router::routes() const { return route_list_; }
 
 http::Response Router::dispatch(const http::Request& req) const {
+  std::optional<http::Response> out;
+  dispatch_async(req, [&out](http::Response r) { out = std::move(r); });
+  if (!out) return problem_response(req, 500, "internal error: the handler did not complete synchronously");
+  return std::move(*out);
+}
+
+void Router::dispatch_async(const http::Request& req, Responder done) const {
   Match m = match(req.method, req.path);
+  if (m.outcome == Outcome::matched && m.async_handler != nullptr) {
+    std::string_view route = m.route;
+    (*m.async_handler)(req, m.params, [route, done = std::move(done)](http::Response r) {
+      r.route = route;
+      done(std::move(r));
+    });
+    return;
+  }
+  done(respond(req, m));
+}
+
+http::Response Router::respond(const http::Request& req, const Match& m) const {
   switch (m.outcome) {
     case Outcome::matched: {
       http::Response r = (*m.handler)(req, m.params);

@@ -1,7 +1,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,6 +19,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_set>
 
@@ -83,6 +86,67 @@ std::string peek_target(const beast::flat_buffer& buf) {
   data = data.substr(0, data.find(' '));
   if (data.empty() || data.front() != '/') return {};
   return std::string(data);
+}
+
+// Where a handler's response lands. A synchronous handler fills it before the
+// session looks; an asynchronous one wakes the waiting session on its strand.
+struct ResponseSlot {
+  std::mutex mu;
+  std::optional<http::Response> value;
+  std::function<void()> wake;  // set while the session waits
+
+  void fulfil(http::Response r) {
+    std::function<void()> w;
+    {
+      std::lock_guard lock(mu);
+      if (value) return;
+      value = std::move(r);
+      w = std::move(wake);
+    }
+    if (w) w();
+  }
+  bool ready() {
+    std::lock_guard lock(mu);
+    return value.has_value();
+  }
+};
+
+// The responder handed to the handler. Dropping every copy without answering
+// answers 500, so a buggy handler cannot leave a connection waiting forever.
+struct Responder {
+  Responder(std::shared_ptr<ResponseSlot> s, const http::Request* r) : slot(std::move(s)), req(r) {}
+  Responder(const Responder&) = delete;
+  Responder& operator=(const Responder&) = delete;
+  std::shared_ptr<ResponseSlot> slot;
+  const http::Request* req;  // alive: the session waits for the slot
+  ~Responder() {
+    if (!slot->ready()) {
+      spdlog::error("request {} {}: handler finished without a response", req->method_text, req->path);
+      slot->fulfil(problem_response(*req, 500, "internal error; see the server log for request " + req->request_id));
+    }
+  }
+};
+
+// Waits until the slot holds the response, resuming on the connection's strand.
+// A plain function returning the operation, not a coroutine: the session's frame
+// keeps the slot alive, and no shared_ptr crosses a coroutine boundary by value.
+auto wait_for(ResponseSlot* slot) {
+  return asio::async_initiate<decltype(asio::use_awaitable), void()>(
+      [slot](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        std::unique_lock lock(slot->mu);
+        auto resume = [h] {
+          auto ex = asio::get_associated_executor(*h);
+          asio::post(ex, [h] { std::move (*h)(); });
+        };
+        if (slot->value) {
+          lock.unlock();
+          resume();
+        } else {
+          slot->wake = std::move(resume);
+        }
+      },
+      asio::use_awaitable);
 }
 
 }  // namespace
@@ -240,13 +304,17 @@ struct HttpServer::Impl {
         res = problem_response(req, 400, "an encoded slash (%2F) is not allowed in the request path");
       } else {
         if (hooks.in_flight) hooks.in_flight(1);
+        auto slot = std::make_shared<ResponseSlot>();
         try {
-          res = hooks.handle(req);
+          auto responder = std::make_shared<Responder>(slot, &req);
+          hooks.handle(req, [responder](http::Response r) { responder->slot->fulfil(std::move(r)); });
         } catch (const std::exception& e) {
           // A stray exception is a counted 500, never a crash; the detail stays in the log.
           spdlog::error("request {} {} failed: {}", req.method_text, req.path, e.what());
-          res = problem_response(req, 500, "internal error; see the server log for request " + req.request_id);
+          slot->fulfil(problem_response(req, 500, "internal error; see the server log for request " + req.request_id));
         }
+        if (!slot->ready()) co_await wait_for(slot.get());
+        res = std::move(*slot->value);
         if (hooks.in_flight) hooks.in_flight(-1);
       }
 

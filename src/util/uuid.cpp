@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include <cstring>
+#include <chrono>
 #include <random>
 
 namespace o2gw {
@@ -68,6 +69,18 @@ Uuid Uuid::v4() {
   std::memcpy(u.bytes.data() + 8, &b, 8);
   u.bytes[6] = static_cast<std::uint8_t>((u.bytes[6] & 0x0F) | 0x40);
   u.bytes[8] = static_cast<std::uint8_t>((u.bytes[8] & 0x3F) | 0x80);
+  return u;
+}
+
+Uuid Uuid::v7() {
+  // RFC 9562 version 7: 48-bit Unix milliseconds, then random bits. Ids made close
+  // in time sort close together, so an index keyed by them (the outbox) stays local.
+  Uuid u = v4();
+  auto ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  for (int i = 0; i < 6; ++i) u.bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (40 - 8 * i));
+  u.bytes[6] = static_cast<std::uint8_t>((u.bytes[6] & 0x0F) | 0x70);
   return u;
 }
 

@@ -224,7 +224,14 @@ TEST(FileReloadTest, ReadinessWaitsForAFirstGoodLoad) {
   GatewayOptions opts{.config_yaml = reload_config(inventory), .wait_ready = false};
   GatewayProcess gw(opts);
 
-  HttpResponse res = http_get(gw.port(), "/readyz");
+  // The adapter is registered a moment after the port opens (adapters start off the I/O threads).
+  HttpResponse res;
+  EXPECT_TRUE(eventually(
+      [&] {
+        res = http_get(gw.port(), "/readyz");
+        return res.body.find(kInstance) != std::string::npos;
+      },
+      5s));
   EXPECT_TRUE(IsProblem(res, 503, "/readyz"));
   auto body = res.json();
   ASSERT_TRUE(body.contains("adapters")) << res.body;

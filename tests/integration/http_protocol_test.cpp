@@ -271,9 +271,9 @@ TEST_F(HttpProtocolTest, ManySmallHeadersAddingUpOverTheLimitAre431) {
 
 TEST_F(HttpProtocolTest, BodyLargerThanTheLimitIs413) {
   const std::string path = kV2 + "/subscriptions";
-  // At the limit: accepted and routed (subscriptions answer 501 for now).
+  // At the limit: accepted and routed (then refused as a body that is not JSON).
   EXPECT_TRUE(IsProblem(
-      http_request(port(), "POST", path, {{"Content-Type", "application/json"}}, std::string(kBodyLimit, ' ')), 501,
+      http_request(port(), "POST", path, {{"Content-Type", "application/json"}}, std::string(kBodyLimit, ' ')), 400,
       path));
 
   // Announced over the limit: refused before the body is read.

@@ -285,7 +285,7 @@ void expand(std::uint16_t port, const std::string& tmpl, std::size_t per_level, 
   }
 }
 
-// Checks every reference GET path (subscriptions aside: 501 for now) against a
+// Checks every reference GET path (subscriptions aside: subscriptions_test covers them) against a
 // running gateway, under /v2 and its /v1 alias. Fails when a path has no object
 // to check, so the inventory must cover every kind.
 void check_all_reference_paths(std::uint16_t port, std::size_t per_level) {
@@ -772,18 +772,6 @@ TEST_F(InventoryApiTest, UpperCaseUuidsFindTheSameObject) {
   json resources = get_json(port(), path + "?all_fields");
   ASSERT_FALSE(resources.empty()) << path;
   EXPECT_EQ(resources, get_json(port(), kV2 + "/resourcePools/" + id + "/resources?all_fields"));
-}
-
-TEST_F(InventoryApiTest, SubscriptionsAnswer501Problems) {
-  const std::string sub = kV2 + "/subscriptions";
-  const std::string one = sub + "/3f0b2a8e-9c1d-4e5f-8a7b-6c5d4e3f2a1b";
-  EXPECT_TRUE(IsProblem(http_get(port(), sub), 501, sub));
-  EXPECT_TRUE(IsProblem(http_request(port(), "POST", sub, {{"Content-Type", "application/json"}},
-                                     R"({"callback":"http://127.0.0.1:1/cb"})"),
-                        501, sub));
-  EXPECT_TRUE(IsProblem(http_get(port(), one), 501, one));
-  EXPECT_TRUE(IsProblem(http_request(port(), "DELETE", one), 501, one));
-  EXPECT_TRUE(IsProblem(http_get(port(), kV1 + "/subscriptions"), 501, kV1 + "/subscriptions"));
 }
 
 TEST_F(InventoryApiTest, IdsAreStableAcrossRestarts) {

@@ -173,7 +173,7 @@ void GatewayProcess::start() {
   ExecPlan plan;
   plan.argv_storage = {
       gateway_binary().string(),      "--listen", "127.0.0.1:0", "--log-level", options_.log_level, "--data-dir",
-      (dir_.path() / "data").string()};
+      options_.data_dir.value_or(dir_.path() / "data").string()};
   if (options_.config_yaml) {
     auto cfg = dir_.write("config.yaml", *options_.config_yaml);
     plan.argv_storage.insert(plan.argv_storage.end(), {"--config", cfg.string()});
@@ -239,6 +239,48 @@ void GatewayProcess::signal(int sig) {
 
 void GatewayProcess::terminate() {
   signal(SIGTERM);
+}
+
+ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path out_path,
+                           std::filesystem::path err_path, const EnvList& env)
+    : out_path_(std::move(out_path)), err_path_(std::move(err_path)) {
+  ExecPlan plan;
+  plan.argv_storage = std::move(argv);
+  for (auto& [k, v] : merged_environment(env)) plan.env_storage.push_back(k + "=" + v);
+  plan.cwd = source_dir().string();
+  plan.out_path = out_path_.string();
+  plan.err_path = err_path_.string();
+  pid_ = spawn(plan);
+}
+
+ChildProcess::~ChildProcess() { kill(); }
+
+void ChildProcess::kill() {
+  if (pid_ <= 0 || exit_code_) return;
+  ::kill(pid_, SIGKILL);
+  exit_code_ = wait_pid(pid_, 10s).value_or(-1);
+}
+
+bool ChildProcess::running() {
+  if (pid_ <= 0 || exit_code_) return false;
+  exit_code_ = wait_pid(pid_, 0ms);
+  return !exit_code_.has_value();
+}
+
+std::string ChildProcess::out() const {
+  try {
+    return read_file_text(out_path_);
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+std::string ChildProcess::err() const {
+  try {
+    return read_file_text(err_path_);
+  } catch (const std::exception&) {
+    return {};
+  }
 }
 
 void GatewayProcess::kill() {

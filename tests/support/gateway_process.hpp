@@ -60,6 +60,8 @@ struct GatewayOptions {
   // so only these overrides reach the gateway.
   EnvList env{};
   std::string log_level = "info";
+  // Passed as --data-dir; default: <tempdir>/data. Share one between two gateways to test a restart.
+  std::optional<std::filesystem::path> data_dir{};
   // Wait until GET /readyz answers 200 before returning.
   bool wait_ready = true;
   std::chrono::milliseconds start_timeout = 10s;
@@ -106,6 +108,27 @@ class GatewayProcess {
   pid_t pid_ = -1;
   std::optional<int> exit_code_;
   std::uint16_t port_ = 0;
+};
+
+// A helper program run for a test (a webhook receiver, a fake back end), with
+// stdout and stderr captured to files; killed (SIGKILL) on destruction.
+class ChildProcess {
+ public:
+  ChildProcess(std::vector<std::string> argv, std::filesystem::path out_path, std::filesystem::path err_path,
+               const EnvList& env = {});
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  void kill();
+  [[nodiscard]] bool running();
+  [[nodiscard]] std::string out() const;
+  [[nodiscard]] std::string err() const;
+
+ private:
+  std::filesystem::path out_path_, err_path_;
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
 };
 
 // Runs the binary to completion (e.g. `o2gw check-config --config f`), with a

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <regex>
+#include <future>
 #include <set>
 #include <sstream>
 #include <string>
@@ -24,6 +25,10 @@
 #include <nlohmann/json.hpp>
 
 #include "ims/common/o2_objects.hpp"
+#include "o2gw/events.hpp"
+#include "o2gw/http_client.hpp"
+#include "o2gw/store.hpp"
+#include "o2gw/webhook.hpp"
 #include "o2gw/api.hpp"
 #include "o2gw/config.hpp"
 #include "o2gw/inventory.hpp"
@@ -138,13 +143,37 @@ struct RoutedGateway {
   std::atomic<bool> shutting_down{false};
   Pager pager;
   Router router;
+  // The subscription routes need their store, loop and deliverer, as in main().
+  std::filesystem::path db = std::filesystem::temp_directory_path() / ("o2gw-openapi-" + Uuid::v4().str() + ".db");
+  std::unique_ptr<Store> store = open_sqlite_store(db);
+  net::EventLoop loop{1, "openapi-test"};
+  net::HttpClient client{loop, net::ClientOptions{}};
+  CallbackGuard guard{CallbackGuardOptions{}};
+  SubscriptionService subscriptions{*store, SubscriptionFamily::inventory, inventory_event_schema(), 10000};
+  std::unique_ptr<WebhookDeliverer> deliverer;
 
   explicit RoutedGateway(const FactoryTable& factories = FactoryTable::global())
       : registry(factories, Registry::Services{}) {
     ApiContext ctx{&config, &inventory, &registry, &metrics, &shutting_down, &pager};
     register_inventory_api(router, ctx);
     register_admin_api(router, ctx);
+    WebhookDeliverer::Deps d;
+    d.store = store.get();
+    d.loop = &loop;
+    d.client = &client;
+    d.subscriptions = &subscriptions;
+    d.keys = std::make_shared<const SigningKeyRing>(std::vector<SigningKeyRing::Key>{{"k", std::string(40, 'x')}});
+    d.render = [](const OutboxEntry&, const Subscription&, const EventRecord&) { return std::string("{}"); };
+    deliverer = std::make_unique<WebhookDeliverer>(std::move(d), DeliveryOptions{});
+    register_subscriptions_api(router, ctx, EventsApiContext{&subscriptions, deliverer.get(), store.get(), &loop, &client, &guard});
   }
+  ~RoutedGateway() {
+    deliverer.reset();
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db.string() + suffix, ec);
+  }
+  RoutedGateway(const RoutedGateway&) = delete;
+  RoutedGateway& operator=(const RoutedGateway&) = delete;
 
   // `target` is a path, optionally with a query string (not percent-decoded: keep paths plain).
   http::Response call(const std::string& method, const std::string& target, std::string body = "") const {
@@ -157,7 +186,11 @@ struct RoutedGateway {
     if (question != std::string::npos) req.query = target.substr(question + 1);
     req.body = std::move(body);
     req.request_id = "openapi-coverage-test";
-    return router.dispatch(req);
+    if (!req.body.empty()) req.headers.push_back({"Content-Type", "application/json"});
+    // Some routes answer from the delivery loop: wait for the answer.
+    std::promise<http::Response> answer;
+    router.dispatch_async(req, [&answer](http::Response r) { answer.set_value(std::move(r)); });
+    return answer.get_future().get();
   }
 };
 
@@ -396,6 +429,21 @@ struct PopulatedGateway {
         {"oCloudSiteId", first_id(gw.inventory, Kind::ocloud_site)},
     };
     gw.inventory.visit_children(Kind::resource, pool_id, [&](const InventoryObject& o) { ids["resourceId"] = o.id; });
+    // One subscription and one dead letter, so their lists have something to check.
+    auto created = gw.call("POST", "/o2ims-infrastructureInventory/v2/subscriptions",
+                           R"J({"callback":"https://smo.example.net/cb","consumerSubscriptionId":"3f1c0a9e-8b5e-4f4e-9a53-3c2b1d0e7f61","filter":"(eq,resourceTypeId,31a69575-3f90-4eb5-b8fa-8f8e23f99cf0)"})J");
+    EXPECT_EQ(created.status, 201) << created.body;
+    std::string sid = nlohmann::json::parse(created.body).at("subscriptionId");
+    ids["subscriptionId"] = sid;
+    std::vector<PendingEvent> events(1);
+    events[0].event.object_ref = "https://o2gw.example/x";
+    events[0].event.post_json = "{}";
+    OutboxEntry entry;
+    entry.notification_id = Uuid::v4().str();
+    entry.subscription_id = sid;
+    events[0].entries.push_back(entry);
+    gw.store->enqueue(events);
+    gw.store->dead_letter(DeadLetter{events[0].entries[0], "HTTP 400", 400, 5});
   }
 
   // The operation's path with the ids of the test inventory.

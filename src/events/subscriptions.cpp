@@ -1,0 +1,374 @@
+// Subscriptions in memory and in the store, matching inventory changes against
+// them, and the notification body.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <thread>
+
+#include "o2gw/events.hpp"
+#include "o2gw/inventory.hpp"
+#include "o2gw/metrics.hpp"
+#include "o2gw/uuid.hpp"
+
+namespace o2gw {
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Copies `a` into `into` unless an attribute of that name is already there.
+void merge_attribute(AttributeSchema& into, const AttributeSchema& from, const AttributeSchema::Attribute& a) {
+  if (into.find(a.name) != nullptr) return;
+  if (a.type == AttrType::record) {
+    if (a.recursive) {
+      into.add_recursive_array(a.name);
+    } else {
+      into.add_record(a.name, *from.fields_of(a), a.array);
+    }
+  } else if (a.array) {
+    into.add_array(a.name, a.type);
+  } else {
+    into.add(a.name, a.type);
+  }
+}
+
+constexpr Kind kNotifiedKinds[] = {Kind::resource_pool, Kind::resource, Kind::resource_type,
+                                   Kind::deployment_manager, Kind::location, Kind::ocloud_site};
+
+bool notified(Kind k) { return std::find(std::begin(kNotifiedKinds), std::end(kNotifiedKinds), k) != std::end(kNotifiedKinds); }
+
+// Path segments are ids we generated (UUIDs) except SMO-assigned globalLocationIds.
+std::string escape_segment(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+const AttributeSchema& inventory_event_schema() {
+  static const AttributeSchema schema = [] {
+    AttributeSchema s("InventoryObject");
+    for (Kind k : kNotifiedKinds) {
+      const AttributeSchema& ks = schema_for(k);
+      for (const auto& a : ks.attributes()) merge_attribute(s, ks, a);
+    }
+    return s;
+  }();
+  return schema;
+}
+
+const AttributeSchema& subscription_schema() {
+  static const AttributeSchema schema = [] {
+    AttributeSchema s("Subscription", "subscriptionId");
+    s.add("subscriptionId", AttrType::uuid)
+        .add("consumerSubscriptionId", AttrType::uuid)
+        .add("filter", AttrType::string)
+        .add("callback", AttrType::string);
+    return s;
+  }();
+  return schema;
+}
+
+SubscriptionPtr make_subscription(SubscriptionRecord record, Filter filter) {
+  auto s = std::make_shared<Subscription>();
+  s->doc = nlohmann::json::object();
+  s->doc["subscriptionId"] = record.id;
+  if (!record.consumer_subscription_id.empty()) s->doc["consumerSubscriptionId"] = record.consumer_subscription_id;
+  if (!record.filter.empty()) s->doc["filter"] = record.filter;
+  s->doc["callback"] = record.callback;
+  s->json = s->doc.dump();
+  s->record = std::move(record);
+  s->filter = std::move(filter);
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+
+SubscriptionService::SubscriptionService(Store& store, SubscriptionFamily family, const AttributeSchema& filter_schema,
+                                         std::size_t max_subscriptions)
+    : store_(store),
+      family_(family),
+      filter_schema_(filter_schema),
+      max_(max_subscriptions),
+      snapshot_(std::make_shared<const std::vector<SubscriptionPtr>>()) {}
+
+void SubscriptionService::load() {
+  std::vector<SubscriptionPtr> subs;
+  for (auto& rec : store_.subscriptions(family_)) {
+    auto f = Filter::parse(rec.filter, filter_schema_);
+    if (!f) {
+      // Better to deliver nothing than everything the subscriber asked to exclude.
+      spdlog::error("subscription {}: stored filter no longer valid ({}); it matches no event until recreated",
+                    rec.id, f.problem().detail);
+      auto sub = std::const_pointer_cast<Subscription>(make_subscription(std::move(rec), Filter()));
+      sub->filter_broken = true;
+      subs.push_back(std::move(sub));
+      continue;
+    }
+    subs.push_back(make_subscription(std::move(rec), std::move(*f)));
+  }
+  std::lock_guard lock(mu_);
+  publish(std::move(subs));
+}
+
+void SubscriptionService::publish(std::vector<SubscriptionPtr> subs) {
+  std::sort(subs.begin(), subs.end(), [](const auto& a, const auto& b) { return a->record.id < b->record.id; });
+  auto snap = std::make_shared<const std::vector<SubscriptionPtr>>(std::move(subs));
+  std::atomic_store(&snapshot_, std::move(snap));
+}
+
+SubscriptionService::Snapshot SubscriptionService::snapshot() const { return std::atomic_load(&snapshot_); }
+
+SubscriptionPtr SubscriptionService::find(const std::string& id) const {
+  auto snap = snapshot();
+  auto it = std::lower_bound(snap->begin(), snap->end(), id,
+                             [](const SubscriptionPtr& s, const std::string& key) { return s->record.id < key; });
+  if (it == snap->end() || (*it)->record.id != id) return nullptr;
+  return *it;
+}
+
+SubscriptionService::CreateResult SubscriptionService::create(SubscriptionRecord record, Filter filter,
+                                                              int duplicate_status) {
+  std::lock_guard lock(mu_);
+  auto current = std::atomic_load(&snapshot_);
+  for (const auto& s : *current) {
+    // "The same subscription": same callback and the same filter (compared in canonical form).
+    if (s->record.callback == record.callback && s->filter.canonical() == filter.canonical()) {
+      return Problem{duplicate_status, std::string(reason_phrase(duplicate_status)),
+                     "a subscription with the same callback and filter already exists: " + s->record.id};
+    }
+  }
+  if (current->size() >= max_) {
+    return Problem{400, "Bad Request",
+                   "the subscription limit (" + std::to_string(max_) + ") is reached; delete one first"};
+  }
+  record.family = family_;
+  if (record.id.empty()) record.id = Uuid::v4().str();
+  if (record.created_ms == 0) record.created_ms = now_ms();
+  store_.insert_subscription(record);
+  auto sub = make_subscription(std::move(record), std::move(filter));
+  std::vector<SubscriptionPtr> next(current->begin(), current->end());
+  next.push_back(sub);
+  publish(std::move(next));
+  spdlog::info("subscription {} created for {}", sub->record.id, sub->record.callback);
+  return sub;
+}
+
+bool SubscriptionService::remove(const std::string& id) {
+  std::vector<std::function<void(const std::string&)>> listeners;
+  {
+    std::lock_guard lock(mu_);
+    if (!store_.delete_subscription(id)) return false;
+    auto current = std::atomic_load(&snapshot_);
+    std::vector<SubscriptionPtr> next;
+    next.reserve(current->size());
+    for (const auto& s : *current) {
+      if (s->record.id != id) next.push_back(s);
+    }
+    publish(std::move(next));
+    listeners = removed_listeners_;
+  }
+  spdlog::info("subscription {} deleted", id);
+  for (const auto& l : listeners) l(id);
+  return true;
+}
+
+void SubscriptionService::on_removed(std::function<void(const std::string& id)> fn) {
+  std::lock_guard lock(mu_);
+  removed_listeners_.push_back(std::move(fn));
+}
+
+// ---------------------------------------------------------------------------
+
+std::string inventory_object_path(const Change& c) {
+  const InventoryObject* obj = c.post ? c.post.get() : c.prior.get();
+  std::string id = escape_segment(c.id);
+  switch (c.kind) {
+    case Kind::resource_pool:
+      return "/resourcePools/" + id;
+    case Kind::resource:
+      return "/resourcePools/" + escape_segment(obj != nullptr ? obj->parent_id : std::string()) + "/resources/" + id;
+    case Kind::resource_type:
+      return "/resourceTypes/" + id;
+    case Kind::deployment_manager:
+      return "/deploymentManagers/" + id;
+    case Kind::location:
+      return "/locations/" + id;
+    case Kind::ocloud_site:
+      return "/oCloudSites/" + id;
+    case Kind::alarm_dictionary:
+      break;
+  }
+  return {};
+}
+
+std::string render_inventory_notification(const std::string& notification_id, const std::string& consumer_id,
+                                          const EventRecord& event) {
+  // Assembled from the stored, already serialised states: no re-serialisation per subscriber.
+  std::string out;
+  out.reserve(160 + event.object_ref.size() + event.prior_json.size() + event.post_json.size());
+  out += R"({"notificationId":")";
+  out += notification_id;
+  out += '"';
+  if (!consumer_id.empty()) {
+    out += R"(,"consumerSubscriptionId":)";
+    out += nlohmann::json(consumer_id).dump();
+  }
+  out += R"(,"notificationEventType":)";
+  out += std::to_string(event.event_type);
+  out += R"(,"objectRef":)";
+  out += nlohmann::json(event.object_ref).dump();
+  if (!event.prior_json.empty()) {
+    out += R"(,"priorObjectState":)";
+    out += event.prior_json;
+  }
+  if (!event.post_json.empty()) {
+    out += R"(,"postObjectState":)";
+    out += event.post_json;
+  }
+  out += '}';
+  return out;
+}
+
+InventoryNotifier::InventoryNotifier(Store& store, SubscriptionService& subscriptions, WebhookDeliverer& deliverer,
+                                     SubscriptionsConfig::FilterMode mode, std::string object_ref_base,
+                                     Metrics* metrics)
+    : store_(store),
+      subs_(subscriptions),
+      deliverer_(deliverer),
+      mode_(mode),
+      base_(std::move(object_ref_base)),
+      metrics_(metrics) {}
+
+void InventoryNotifier::on_changes(std::span<const Change> changes) {
+  auto subs = subs_.snapshot();
+  if (subs->empty()) return;
+  const std::int64_t now = now_ms();
+  std::vector<PendingEvent> pending;
+  for (const auto& c : changes) {
+    if (!notified(c.kind)) continue;
+    // The filter sees the object as it is now, or as it was when it is gone.
+    const InventoryObject* state = c.post ? c.post.get() : c.prior.get();
+    if (state == nullptr) continue;
+    PendingEvent pe;
+    for (const auto& s : *subs) {
+      if (s->filter_broken) continue;
+      bool report = true;
+      if (!s->filter.empty()) {
+        bool match = s->filter.matches(state->doc);
+        report = mode_ == SubscriptionsConfig::FilterMode::exclude ? !match : match;
+      }
+      if (!report) continue;
+      OutboxEntry e;
+      e.notification_id = Uuid::v7().str();
+      e.subscription_id = s->record.id;
+      e.next_attempt_ms = now;
+      e.enqueued_ms = now;
+      pe.entries.push_back(std::move(e));
+    }
+    if (pe.entries.empty()) continue;
+    pe.event.family = SubscriptionFamily::inventory;
+    pe.event.event_type = c.type == ChangeType::create ? 0 : c.type == ChangeType::modify ? 1 : 2;
+    pe.event.object_ref = base_ + inventory_object_path(c);
+    if (c.prior) pe.event.prior_json = c.prior->json;
+    if (c.post) pe.event.post_json = c.post->json;
+    pe.event.created_ms = now;
+    pending.push_back(std::move(pe));
+  }
+  if (pending.empty()) return;
+  // Enqueue and hand-over under one lock: the deliverer then sees entries in seq order
+  // even when two adapters write at once.
+  std::lock_guard lock(mu_);
+  // Durable before this returns: the cache's writer (the adapter) waits for the outbox.
+  // A failing disk gets a few tries before the loss is reported loudly.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      store_.enqueue(pending);
+      break;
+    } catch (const std::exception& e) {
+      if (attempt == 4) {
+        spdlog::critical("notifications for {} change(s) could not be written to the outbox and are lost: {}",
+                         pending.size(), e.what());
+        if (metrics_ != nullptr) metrics_->count_notifications("lost", static_cast<double>(pending.size()));
+        return;
+      }
+      spdlog::error("writing {} change(s) to the outbox failed (attempt {}): {}", pending.size(), attempt, e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt * attempt));
+      // A subscription deleted since the match fails the batch (its foreign key): drop its entries.
+      for (auto& pe : pending) {
+        std::erase_if(pe.entries, [&](const OutboxEntry& oe) { return !subs_.find(oe.subscription_id); });
+      }
+      std::erase_if(pending, [](const PendingEvent& pe) { return pe.entries.empty(); });
+      if (pending.empty()) return;
+    }
+  }
+  std::vector<OutboxEntry> entries;
+  std::vector<std::shared_ptr<const EventRecord>> events;
+  for (auto& pe : pending) {
+    events.push_back(std::make_shared<const EventRecord>(std::move(pe.event)));
+    for (auto& e : pe.entries) entries.push_back(std::move(e));
+  }
+  if (metrics_ != nullptr) metrics_->count_notifications("enqueued", static_cast<double>(entries.size()));
+  deliverer_.submit(std::move(entries), std::move(events));
+}
+
+// ---------------------------------------------------------------------------
+
+DeliveryOptions DeliveryOptions::from(const WebhooksConfig& c) {
+  DeliveryOptions o;
+  o.timeout = c.timeout;
+  o.max_in_flight = c.max_in_flight;
+  o.initial_delay = c.retry_initial_delay;
+  o.max_delay = c.retry_max_delay;
+  o.max_attempts = c.retry_max_attempts;
+  o.max_age = c.retry_max_age;
+  o.breaker_threshold = c.breaker_failure_threshold;
+  o.breaker_open = c.breaker_open;
+  o.hosts = c.hosts;
+  return o;
+}
+
+std::chrono::milliseconds retry_delay(const DeliveryOptions& o, int attempt,
+                                      std::optional<std::chrono::seconds> retry_after, double random_unit) {
+  double ceiling = static_cast<double>(o.initial_delay.count()) * std::ldexp(1.0, std::clamp(attempt - 1, 0, 40));
+  ceiling = std::min(ceiling, static_cast<double>(o.max_delay.count()));
+  auto delay = std::chrono::milliseconds(static_cast<std::int64_t>(ceiling * std::clamp(random_unit, 0.0, 1.0)));
+  if (retry_after) delay = std::max<std::chrono::milliseconds>(delay, *retry_after);
+  return delay;
+}
+
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, std::int64_t now_unix) {
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (value.size() > 9) return std::chrono::seconds(999999999);
+    return std::chrono::seconds(std::stoll(std::string(value)));
+  }
+  // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+  std::tm tm{};
+  std::string text(value);
+  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  std::int64_t at = timegm(&tm);
+  return std::chrono::seconds(std::max<std::int64_t>(0, at - now_unix));
+}
+
+}  // namespace o2gw
