@@ -9,7 +9,7 @@ packages=(
   libboost1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
   nlohmann-json3-dev libssl-dev libspdlog-dev prometheus-cpp-dev libyaml-cpp-dev libsqlite3-dev
   googletest libgtest-dev libgmock-dev
-  curl unzip
+  curl unzip python3 openssl
 )
 if [[ "${O2GW_SETUP_BENCH:-0}" == 1 ]]; then packages+=(wrk nginx-light); fi
 if [[ "${O2GW_SETUP_FUZZ:-0}" == 1 ]]; then packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev); fi

@@ -269,7 +269,8 @@ int main(int argc, char** argv) {
   o2gw::register_subscriptions_api(router, api, events_api);
   // Every inventory change is matched and in the outbox before the adapter's write returns.
   o2gw::InventoryNotifier notifier(*store, inventory_subscriptions, deliverer, cfg.subscriptions.filter_mode,
-                                   o2gw::service_uri(cfg) + std::string(o2gw::kInventoryApiRoot) + "/v1", &metrics);
+                                   o2gw::service_uri(cfg) + std::string(o2gw::kInventoryApiRoot) + "/v1", &metrics,
+                                   &inventory);
   inventory.add_batch_listener([&notifier](std::span<const o2gw::Change> changes) { notifier.on_changes(changes); });
 
   // Adapters start off the I/O threads: a large first sync must not delay /healthz.

@@ -16,6 +16,8 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <unordered_map>
+#include <unordered_set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -163,13 +165,15 @@ class WebhookDeliverer {
   std::shared_ptr<Impl> impl_;
 };
 
+enum class Kind;
 // Listens to the inventory cache: every change of a subscribable kind is matched
 // against the inventory subscriptions and written to the outbox in one transaction
 // (before the cache's writer returns), then handed to the deliverer.
 class InventoryNotifier {
  public:
   InventoryNotifier(Store& store, SubscriptionService& subscriptions, WebhookDeliverer& deliverer,
-                    SubscriptionsConfig::FilterMode mode, std::string object_ref_base, Metrics* metrics);
+                    SubscriptionsConfig::FilterMode mode, std::string object_ref_base, Metrics* metrics,
+                    const InventoryCache* cache);
   void on_changes(std::span<const Change> changes);
 
  private:
@@ -179,7 +183,19 @@ class InventoryNotifier {
   SubscriptionsConfig::FilterMode mode_;
   std::string base_;  // prefix of objectRef: "<serviceUri>/o2ims-infrastructureInventory/v1"
   Metrics* metrics_;
-  std::mutex mu_;
+  const InventoryCache* cache_;
+  std::mutex mu_;  // one batch at a time; guards the maps below
+  // Digest of every notified object as last seen (persisted with the outbox), so the
+  // first sync after a restart notifies only what really changed while o2gw was down.
+  struct Known {
+    Kind kind;
+    std::string id;
+    std::string source;
+    std::int64_t digest = 0;
+    std::string object_ref;
+  };
+  std::unordered_map<std::string, Known> known_;
+  std::unordered_set<std::string> seen_sources_;
 };
 
 // The object's URL path below the inventory API root ("/resourcePools/<id>"); empty

@@ -69,6 +69,20 @@ struct PendingEvent {
   std::vector<OutboxEntry> entries;  // event_seq filled in by enqueue()
 };
 
+// What the notifier last saw of one inventory object, so a restart can tell a real
+// change from the adapters re-reading an unchanged inventory.
+struct ObjectDigest {
+  std::string key;         // "<kind>/<id>"
+  std::string source;      // adapter instance that owned it
+  std::int64_t digest = 0; // hash of its canonical JSON
+  std::string object_ref;  // for a delete noticed after a restart
+};
+struct DigestChanges {
+  std::vector<ObjectDigest> upserts;
+  std::vector<std::string> removals;  // keys
+  [[nodiscard]] bool empty() const { return upserts.empty() && removals.empty(); }
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -87,7 +101,11 @@ class Store {
   // --- outbox
   // Writes the events and their entries in one transaction, assigning event seqs
   // (and copying them into the entries). Durable when it returns.
-  virtual void enqueue(std::span<PendingEvent> events) = 0;
+  // The digest changes are written in the same transaction.
+  virtual void enqueue(std::span<PendingEvent> events, const DigestChanges& digests) = 0;
+  void enqueue(std::span<PendingEvent> events) { enqueue(events, DigestChanges{}); }
+  // Every stored object digest (loaded once at start-up).
+  [[nodiscard]] virtual std::vector<ObjectDigest> object_digests() = 0;
   // Every pending entry, ordered by (subscription_id, event_seq); at most `limit`
   // per subscription (0: all). Used at start-up and when a queue was trimmed.
   [[nodiscard]] virtual std::vector<OutboxEntry> pending(std::size_t limit_per_subscription) = 0;
@@ -103,7 +121,7 @@ class Store {
   virtual void dead_letter(const DeadLetter& d) = 0;
   [[nodiscard]] virtual std::size_t outbox_depth() = 0;
   // Pending entries per subscription id (for the per-subscriber depth gauge).
-  [[nodiscard]] virtual std::vector<std::pair<std::string, std::size_t>> outbox_depths() { return {}; }
+  [[nodiscard]] virtual std::vector<std::pair<std::string, std::size_t>> outbox_depths() = 0;
   // Deletes events no outbox entry or dead letter refers to any more; returns how many.
   virtual std::size_t collect_garbage() = 0;
 

@@ -249,30 +249,119 @@ std::string render_inventory_notification(const std::string& notification_id, co
 
 InventoryNotifier::InventoryNotifier(Store& store, SubscriptionService& subscriptions, WebhookDeliverer& deliverer,
                                      SubscriptionsConfig::FilterMode mode, std::string object_ref_base,
-                                     Metrics* metrics)
+                                     Metrics* metrics, const InventoryCache* cache)
     : store_(store),
       subs_(subscriptions),
       deliverer_(deliverer),
       mode_(mode),
       base_(std::move(object_ref_base)),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      cache_(cache) {
+  for (auto& d : store_.object_digests()) {
+    for (Kind k : kNotifiedKinds) {
+      std::string prefix = std::string(kind_name(k)) + "/";
+      if (d.key.starts_with(prefix)) {
+        known_[d.key] = Known{k, d.key.substr(prefix.size()), std::move(d.source), d.digest, std::move(d.object_ref)};
+        break;
+      }
+    }
+  }
+}
+
+namespace {
+
+std::int64_t digest_of(std::string_view text) {
+  std::uint64_t h = 14695981039346656037ULL;  // FNV-1a: fast, and collisions only cost a missed no-op
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return static_cast<std::int64_t>(h);
+}
+
+// One notification-worthy event before matching.
+struct Candidate {
+  int type = 0;
+  const InventoryObject* state = nullptr;  // what the filter sees; null when unknown
+  std::string object_ref;
+  std::string prior_json, post_json;
+};
+
+}  // namespace
 
 void InventoryNotifier::on_changes(std::span<const Change> changes) {
-  auto subs = subs_.snapshot();
-  if (subs->empty()) return;
   const std::int64_t now = now_ms();
-  std::vector<PendingEvent> pending;
+  // One writer at a time: the digests below and the outbox hand-over stay in order
+  // even when two adapters write at once.
+  std::lock_guard lock(mu_);
+  DigestChanges digests;
+  std::vector<Candidate> candidates;
+  std::vector<std::string> first_sources;
   for (const auto& c : changes) {
     if (!notified(c.kind)) continue;
-    // The filter sees the object as it is now, or as it was when it is gone.
-    const InventoryObject* state = c.post ? c.post.get() : c.prior.get();
-    if (state == nullptr) continue;
+    const InventoryObject* obj = c.post ? c.post.get() : c.prior.get();
+    if (obj == nullptr) continue;
+    if (!seen_sources_.contains(obj->source) &&
+        std::find(first_sources.begin(), first_sources.end(), obj->source) == first_sources.end()) {
+      first_sources.push_back(obj->source);
+    }
+    std::string key = std::string(kind_name(c.kind)) + "/" + c.id;
+    Candidate cand;
+    cand.object_ref = base_ + inventory_object_path(c);
+    if (c.type == ChangeType::remove) {
+      known_.erase(key);
+      digests.removals.push_back(std::move(key));
+      cand.type = 2;
+      cand.state = c.prior.get();
+      cand.prior_json = c.prior->json;
+    } else {
+      const std::int64_t d = digest_of(c.post->json);
+      auto it = known_.find(key);
+      cand.type = c.type == ChangeType::create ? 0 : 1;
+      if (c.type == ChangeType::create && it != known_.end()) {
+        // The adapters re-read an inventory o2gw knew before a restart: unchanged is no
+        // event; changed is a modify whose prior state was not kept.
+        if (it->second.digest == d) continue;
+        cand.type = 1;
+      }
+      if (c.prior) cand.prior_json = c.prior->json;
+      cand.post_json = c.post->json;
+      cand.state = c.post.get();
+      known_[key] = Known{c.kind, c.id, obj->source, d, cand.object_ref};
+      digests.upserts.push_back({std::move(key), obj->source, d, cand.object_ref});
+    }
+    candidates.push_back(std::move(cand));
+  }
+  // A source's first write after a restart: what it owned before and no longer has was
+  // deleted while o2gw was down. The prior state is unknown; the objectRef is kept.
+  for (const auto& source : first_sources) {
+    seen_sources_.insert(source);
+    if (cache_ == nullptr) continue;
+    for (auto it = known_.begin(); it != known_.end();) {
+      const Known& k = it->second;
+      if (k.source == source && !cache_->get(k.kind, k.id)) {
+        Candidate cand;
+        cand.type = 2;
+        cand.object_ref = k.object_ref;
+        candidates.push_back(std::move(cand));
+        digests.removals.push_back(it->first);
+        it = known_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (candidates.empty() && digests.empty()) return;
+
+  auto subs = subs_.snapshot();
+  std::vector<PendingEvent> pending;
+  for (auto& cand : candidates) {
     PendingEvent pe;
     for (const auto& s : *subs) {
       if (s->filter_broken) continue;
       bool report = true;
       if (!s->filter.empty()) {
-        bool match = s->filter.matches(state->doc);
+        bool match = cand.state != nullptr && s->filter.matches(cand.state->doc);
         report = mode_ == SubscriptionsConfig::FilterMode::exclude ? !match : match;
       }
       if (!report) continue;
@@ -285,22 +374,18 @@ void InventoryNotifier::on_changes(std::span<const Change> changes) {
     }
     if (pe.entries.empty()) continue;
     pe.event.family = SubscriptionFamily::inventory;
-    pe.event.event_type = c.type == ChangeType::create ? 0 : c.type == ChangeType::modify ? 1 : 2;
-    pe.event.object_ref = base_ + inventory_object_path(c);
-    if (c.prior) pe.event.prior_json = c.prior->json;
-    if (c.post) pe.event.post_json = c.post->json;
+    pe.event.event_type = cand.type;
+    pe.event.object_ref = std::move(cand.object_ref);
+    pe.event.prior_json = std::move(cand.prior_json);
+    pe.event.post_json = std::move(cand.post_json);
     pe.event.created_ms = now;
     pending.push_back(std::move(pe));
   }
-  if (pending.empty()) return;
-  // Enqueue and hand-over under one lock: the deliverer then sees entries in seq order
-  // even when two adapters write at once.
-  std::lock_guard lock(mu_);
   // Durable before this returns: the cache's writer (the adapter) waits for the outbox.
   // A failing disk gets a few tries before the loss is reported loudly.
   for (int attempt = 1;; ++attempt) {
     try {
-      store_.enqueue(pending);
+      store_.enqueue(pending, digests);
       break;
     } catch (const std::exception& e) {
       if (attempt == 4) {
@@ -316,9 +401,9 @@ void InventoryNotifier::on_changes(std::span<const Change> changes) {
         std::erase_if(pe.entries, [&](const OutboxEntry& oe) { return !subs_.find(oe.subscription_id); });
       }
       std::erase_if(pending, [](const PendingEvent& pe) { return pe.entries.empty(); });
-      if (pending.empty()) return;
     }
   }
+  if (pending.empty()) return;
   std::vector<OutboxEntry> entries;
   std::vector<std::shared_ptr<const EventRecord>> events;
   for (auto& pe : pending) {

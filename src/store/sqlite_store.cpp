@@ -80,6 +80,14 @@ CREATE TABLE dead_letters (
 );
 CREATE INDEX dead_letters_by_time ON dead_letters (dead_ms);
 )sql"},
+    {2, "object digests (restart without spurious notifications)", R"sql(
+CREATE TABLE object_digests (
+  key TEXT PRIMARY KEY,
+  source TEXT NOT NULL,
+  digest BIGINT NOT NULL,
+  object_ref TEXT NOT NULL
+);
+)sql"},
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
@@ -284,10 +292,29 @@ class SqliteStore final : public Store {
     return read_subscription(q);
   }
 
-  void enqueue(std::span<PendingEvent> events) override {
-    if (events.empty()) return;
+  void enqueue(std::span<PendingEvent> events, const DigestChanges& digests) override {
+    if (events.empty() && digests.empty()) return;
     std::lock_guard lock(mu_);
     Transaction tx(*this, Transaction::Mode::write, "enqueue");
+    if (!digests.empty()) {
+      sqlite3_stmt* upsert = statement(
+          "INSERT INTO object_digests (key, source, digest, object_ref) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (key) DO UPDATE SET source = excluded.source, digest = excluded.digest, "
+          "object_ref = excluded.object_ref");
+      for (const ObjectDigest& d : digests.upserts) {
+        Query q(db(), upsert, "enqueue: upsert object digest");
+        q.bind(1, d.key).bind(2, d.source).bind(3, d.digest).bind(4, d.object_ref).run();
+      }
+      sqlite3_stmt* remove = statement("DELETE FROM object_digests WHERE key = ?1");
+      for (const std::string& key : digests.removals) {
+        Query q(db(), remove, "enqueue: delete object digest");
+        q.bind(1, key).run();
+      }
+    }
+    if (events.empty()) {
+      tx.commit();
+      return;
+    }
 
     std::int64_t first_seq = 0;
     {
@@ -423,6 +450,22 @@ class SqliteStore final : public Store {
       q.bind(1, d.entry.notification_id).run();
     }
     tx.commit();
+  }
+
+  std::vector<ObjectDigest> object_digests() override {
+    std::lock_guard lock(mu_);
+    std::vector<ObjectDigest> out;
+    Query q = query("SELECT key, source, digest, object_ref FROM object_digests", "list object digests");
+    while (q.next_row()) out.push_back({q.text(0), q.text(1), q.int64(2), q.text(3)});
+    return out;
+  }
+
+  std::vector<std::pair<std::string, std::size_t>> outbox_depths() override {
+    std::lock_guard lock(mu_);
+    std::vector<std::pair<std::string, std::size_t>> out;
+    Query q = query("SELECT subscription_id, COUNT(*) FROM outbox GROUP BY subscription_id", "count outbox per subscription");
+    while (q.next_row()) out.emplace_back(q.text(0), static_cast<std::size_t>(q.int64(1)));
+    return out;
   }
 
   std::size_t outbox_depth() override {

@@ -486,6 +486,39 @@ TEST(Subscriptions, KillNineMidDeliveryLosesNothing) {
   EXPECT_TRUE(again.wait_for_log("pending from before the restart", 1s));
 }
 
+TEST(Subscriptions, ARestartNotifiesOnlyWhatChangedWhileDown) {
+  Fixture fx;
+  TempDir data;
+  WebhookReceiver rx(fx.keys.path());
+  fx.set_resources({{"r1", "one"}, {"r2", "two"}, {"r3", "three"}});
+  std::string r2_ref;
+  {
+    GatewayProcess gw({.config_yaml = fx.config(), .data_dir = data.path()});
+    ASSERT_FALSE(subscribe(gw.port(), rx.url()).empty());
+    fx.set_resources({{"r1", "one"}, {"r2", "two!"}, {"r3", "three"}});
+    auto got = rx.wait_posts(1, 5s);
+    ASSERT_EQ(got.size(), 1u);
+    r2_ref = got[0].at("body").at("objectRef");
+    gw.terminate();
+    ASSERT_TRUE(gw.wait_exit(10s).has_value());
+  }
+  // While o2gw is down: r1 changes, r2 goes, r4 arrives, r3 and everything else stay.
+  fx.set_resources({{"r1", "one, changed while down"}, {"r3", "three"}, {"r4", "four"}});
+  GatewayProcess again({.config_yaml = fx.config(), .data_dir = data.path()});
+  auto got = rx.wait_posts(4, 5s);
+  std::this_thread::sleep_for(300ms);  // room for spurious ones
+  got = rx.posts();
+  ASSERT_EQ(got.size(), 4u) << "expected one notification per real change, not one per object re-read";
+  std::map<int, nlohmann::json> by_type;
+  for (std::size_t i = 1; i < got.size(); ++i) by_type[got[i].at("body").at("notificationEventType")] = got[i].at("body");
+  ASSERT_EQ(by_type.size(), 3u);
+  EXPECT_EQ(by_type[0].at("postObjectState").at("description"), "four");
+  EXPECT_EQ(by_type[1].at("postObjectState").at("description"), "one, changed while down");
+  EXPECT_FALSE(by_type[1].contains("priorObjectState")) << "the state before the restart is not kept";
+  EXPECT_EQ(by_type[2].at("objectRef"), r2_ref);
+  EXPECT_FALSE(by_type[2].contains("priorObjectState"));
+}
+
 TEST(Subscriptions, OptionalCallbackCheckOnCreate) {
   Fixture fx;
   WebhookReceiver rx(fx.keys.path());

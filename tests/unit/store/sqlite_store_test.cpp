@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -575,6 +576,45 @@ TEST_F(SqliteStoreTest, EnqueueThroughput) {
   EXPECT_EQ(store_->outbox_depth(), rows);
   EXPECT_EQ(batches.back().back().event.seq - batches.front().front().event.seq + 1, kCalls * kEventsPerCall);
   EXPECT_EQ(store_->pending(1).size(), subs.size());
+}
+
+}  // namespace
+}  // namespace o2gw
+
+namespace o2gw {
+namespace {
+
+class SqliteStoreDigestTest : public SqliteStoreTest {};
+
+TEST_F(SqliteStoreDigestTest, DigestsAreWrittenWithTheBatchAndSurviveAReopen) {
+  add_subscriptions({"sub-a"});
+  DigestChanges digests;
+  digests.upserts = {{"resource/r1", "file", 11, "http://x/r1"}, {"resource/r2", "file", 22, "http://x/r2"}};
+  std::vector<PendingEvent> events{make_event({"sub-a"})};
+  store_->enqueue(events, digests);
+  // Digests alone (no subscriber matched) are written too; a later upsert replaces, a removal deletes.
+  DigestChanges more;
+  more.upserts = {{"resource/r1", "file", 12, "http://x/r1"}};
+  more.removals = {"resource/r2"};
+  std::vector<PendingEvent> none;
+  store_->enqueue(none, more);
+  reopen();
+  auto all = store_->object_digests();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].key, "resource/r1");
+  EXPECT_EQ(all[0].source, "file");
+  EXPECT_EQ(all[0].digest, 12);
+  EXPECT_EQ(all[0].object_ref, "http://x/r1");
+  EXPECT_EQ(store_->outbox_depth(), 1u);
+}
+
+TEST_F(SqliteStoreDigestTest, OutboxDepthsPerSubscription) {
+  add_subscriptions({"sub-a", "sub-b"});
+  enqueue({make_event({"sub-a", "sub-b"}), make_event({"sub-a"})});
+  auto depths = store_->outbox_depths();
+  std::map<std::string, std::size_t> by_id(depths.begin(), depths.end());
+  EXPECT_EQ(by_id["sub-a"], 2u);
+  EXPECT_EQ(by_id["sub-b"], 1u);
 }
 
 }  // namespace
