@@ -264,8 +264,8 @@ struct WebhookDeliverer::Impl : std::enable_shared_from_this<Impl> {
     std::string id = q.id;
     std::string nid = head.entry.notification_id;
     bool has_oauth = profile != nullptr && profile->oauth;
-    auto finish = [weak, id, nid, has_oauth](net::ClientResult r) {
-      if (auto self = weak.lock()) self->post_result(id, nid, std::move(r), has_oauth);
+    auto finish = [weak, id, nid, endpoint = q.endpoint, has_oauth](net::ClientResult r) {
+      if (auto self = weak.lock()) self->post_result(id, nid, endpoint, std::move(r), has_oauth);
     };
     if (profile != nullptr && profile->oauth) {
       auto client = deps.client;
@@ -285,18 +285,25 @@ struct WebhookDeliverer::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // Client callbacks may arrive on any loop thread; results are handled in loop order.
-  void post_result(const std::string& id, const std::string& nid, net::ClientResult r, bool has_oauth) {
+  void post_result(const std::string& id, const std::string& nid, const std::string& endpoint, net::ClientResult r,
+                   bool has_oauth) {
     std::weak_ptr<Impl> weak = weak_from_this();
-    deps.loop->post([weak, id, nid, r = std::move(r), has_oauth]() mutable {
-      if (auto self = weak.lock()) self->on_result(id, nid, std::move(r), has_oauth);
+    deps.loop->post([weak, id, nid, endpoint, r = std::move(r), has_oauth]() mutable {
+      if (auto self = weak.lock()) self->on_result(id, nid, endpoint, std::move(r), has_oauth);
     });
   }
 
-  void on_result(const std::string& id, const std::string& nid, net::ClientResult r, bool has_oauth) {
+  void on_result(const std::string& id, const std::string& nid, const std::string& endpoint, net::ClientResult r,
+                 bool has_oauth) {
     auto qit = queues.find(id);
     bool ours = qit != queues.end() && qit->second.in_flight && !qit->second.items.empty() &&
                 qit->second.items.front().entry.notification_id == nid;
     if (!ours) {  // the queue was dropped or reloaded while this was in flight
+      // A half-open probe that nobody will judge must not keep its host paused forever.
+      if (auto b = breakers.find(endpoint); b != breakers.end() && b->second.probing) {
+        b->second.probing = false;
+        wake_endpoint(endpoint);
+      }
       release_slot();
       return;
     }
