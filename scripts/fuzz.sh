@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-if ((${#targets[@]} == 0)); then targets=(fuzz_http_request fuzz_config fuzz_inventory_file fuzz_query); fi
+if ((${#targets[@]} == 0)); then targets=(fuzz_http_request fuzz_config fuzz_inventory_file fuzz_query fuzz_callback_guard); fi
 O2GW_SETUP_FUZZ=1 O2GW_SETUP_TOOLS=0 bash scripts/setup.sh
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz --target "${targets[@]}"
@@ -24,6 +24,14 @@ for t in "${targets[@]}"; do
     fuzz_http_request)
       printf 'GET /o2ims-infrastructureInventory/v1/resourcePools?filter=(eq,name,a) HTTP/1.1\r\nHost: x\r\n\r\n' \
         > "$corpus/seed-get" ;;
+    fuzz_callback_guard)
+      # NUL-separated: URL, host, address, guard entry, X-O2-Signature header, body.
+      seed() { local name=$1 first=$2; shift 2; { printf '%s' "$first"; printf '\0%s' "$@"; } > "$corpus/$name"; }
+      seed seed-ordinary 'https://smo.example.com:8443/cb?x=1' smo.example.com 10.1.2.3 '*.smo.example' \
+        "t=1800000000,kid=2026-06-01,v1=$(printf '%064d' 0)" '{"a":1}'
+      seed seed-mapped 'http://[::ffff:169.254.169.254]/' metadata.google.internal ::ffff:127.0.0.1 \
+        ::ffff:10.0.0.0/104 'v1=00,t=0,kid=x' ''
+      seed seed-numeric 'http://0x7f.1:80/#f' localhost. fe80::1 10.0.0.0/8 't=1,t=2' '{}' ;;
   esac
   budget=(-max_total_time="$seconds")
   if [[ -n "${O2GW_FUZZ_RUNS:-}" ]]; then budget=(-runs="$O2GW_FUZZ_RUNS" -seed=1); fi
