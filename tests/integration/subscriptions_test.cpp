@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <thread>
 #include <set>
@@ -517,6 +518,53 @@ TEST(Subscriptions, ARestartNotifiesOnlyWhatChangedWhileDown) {
   EXPECT_FALSE(by_type[1].contains("priorObjectState")) << "the state before the restart is not kept";
   EXPECT_EQ(by_type[2].at("objectRef"), r2_ref);
   EXPECT_FALSE(by_type[2].contains("priorObjectState"));
+}
+
+// A CA and a server certificate for 127.0.0.1, made with the openssl CLI.
+struct TestPki {
+  TempDir dir;
+  TestPki() {
+    const std::string d = dir.path().string();
+    dir.write("san.ext", "subjectAltName=IP:127.0.0.1\n");
+    const std::string cmd =
+        "cd '" + d + "' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+        "-keyout ca.key -out ca.pem -days 2 -subj /CN=o2gw-test-ca 2>/dev/null && "
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr "
+        "-subj /CN=127.0.0.1 2>/dev/null && "
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 "
+        "-extfile san.ext 2>/dev/null";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl could not make the test certificates");
+  }
+  [[nodiscard]] std::filesystem::path file(const std::string& name) const { return dir.path() / name; }
+};
+
+TEST(Subscriptions, HttpsCallbacksAreVerifiedAgainstTheHostsCaBundle) {
+  Fixture fx;
+  TestPki pki;
+  WebhookReceiver rx(fx.keys.path(), 0, WebhookReceiver::Tls{pki.file("server.pem"), pki.file("server.key")});
+  const std::string url = "https://127.0.0.1:" + std::to_string(rx.port()) + "/notify";
+  {
+    // Without the CA: the system trust store does not know it, nothing is delivered.
+    GatewayProcess gw({.config_yaml = fx.config()});
+    ASSERT_FALSE(subscribe(gw.port(), url).empty());
+    fx.set_resources({{"r1", "untrusted"}, {"r2", "two"}});
+    EXPECT_TRUE(eventually(
+        [&] {
+          return http_get(gw.port(), "/metrics").body.find("o2gw_notifications_total{outcome=\"failed\"}") !=
+                 std::string::npos;
+        },
+        5s));
+    EXPECT_TRUE(rx.posts().empty()) << "a callback with an unverifiable certificate got a notification";
+  }
+  fx.set_resources({{"r1", "one"}, {"r2", "two"}});
+  const std::string hosts = "  hosts:\n    - host: 127.0.0.1\n      ca_file: " + pki.file("ca.pem").string() + "\n";
+  GatewayProcess gw({.config_yaml = fx.config(hosts)});
+  ASSERT_FALSE(subscribe(gw.port(), url).empty());
+  fx.set_resources({{"r1", "trusted"}, {"r2", "two"}});
+  auto got = rx.wait_posts(1, 5s);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(description_of(got[0]), "trusted");
+  EXPECT_TRUE(got[0].at("signatureValid").get<bool>());
 }
 
 TEST(Subscriptions, OptionalCallbackCheckOnCreate) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,12 @@ namespace o2gw::test {
 class WebhookReceiver {
  public:
   // `keys` is the signing key directory o2gw uses; port 0 picks a free port.
-  explicit WebhookReceiver(std::filesystem::path keys, std::uint16_t port = 0);
+  // With a certificate and key, it serves HTTPS (control() then does not work;
+  // received() reads the receiver's log file, so it does).
+  struct Tls {
+    std::filesystem::path cert, key;
+  };
+  explicit WebhookReceiver(std::filesystem::path keys, std::uint16_t port = 0, std::optional<Tls> tls = std::nullopt);
   ~WebhookReceiver();
   WebhookReceiver(const WebhookReceiver&) = delete;
   WebhookReceiver& operator=(const WebhookReceiver&) = delete;
