@@ -1,10 +1,10 @@
 #include <pthread.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -50,7 +50,9 @@ void EventLoop::Timer::cancel() {
   if (state_ && state_->try_cancel()) state_->release_wait();
 }
 
-bool EventLoop::Timer::active() const { return state_ && state_->phase.load() == TimerState::pending; }
+bool EventLoop::Timer::active() const {
+  return state_ && state_->phase.load() == TimerState::pending;
+}
 
 struct EventLoop::Impl {
   std::string name;
@@ -98,28 +100,32 @@ EventLoop::~EventLoop() {
   // handlers still queued, which is what drops pending callbacks and timers.
 }
 
-void EventLoop::post(std::function<void()> fn) { asio::post(impl_->ioc, std::move(fn)); }
+void EventLoop::post(std::function<void()> fn) {
+  asio::post(impl_->ioc, std::move(fn));
+}
 
 EventLoop::Timer EventLoop::post_after(std::chrono::milliseconds delay, std::function<void()> fn) {
   auto state = std::make_shared<TimerState>();
   state->ioc = &impl_->ioc;
   auto timer = std::make_shared<asio::steady_timer>(impl_->ioc, delay);
   state->timer = timer;
-  timer->async_wait([timer, weak = std::weak_ptr<TimerState>(state), fn = std::move(fn)](
-                        const boost::system::error_code& ec) {
-    if (ec) return;
-    auto st = weak.lock();
-    if (!st) return;  // every Timer handle was dropped: cancelled
-    int expected = TimerState::pending;
-    if (!st->phase.compare_exchange_strong(expected, TimerState::fired)) return;
-    st.reset();  // fn may drop the last handle itself
-    fn();
-  });
+  timer->async_wait(
+      [timer, weak = std::weak_ptr<TimerState>(state), fn = std::move(fn)](const boost::system::error_code& ec) {
+        if (ec) return;
+        auto st = weak.lock();
+        if (!st) return;  // every Timer handle was dropped: cancelled
+        int expected = TimerState::pending;
+        if (!st->phase.compare_exchange_strong(expected, TimerState::fired)) return;
+        st.reset();  // fn may drop the last handle itself
+        fn();
+      });
   Timer handle;
   handle.state_ = std::move(state);
   return handle;
 }
 
-void* EventLoop::native() const { return &impl_->ioc; }
+void* EventLoop::native() const {
+  return &impl_->ioc;
+}
 
 }  // namespace o2gw::net

@@ -1,6 +1,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -15,7 +16,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl.hpp>
-#include <spdlog/spdlog.h>
 
 #include <deque>
 #include <mutex>
@@ -36,7 +36,9 @@ using error_code = boost::system::error_code;
 
 namespace {
 
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char to_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -52,8 +54,12 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_alnum(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 // RFC 9110 token characters, for header names.
 bool is_token(std::string_view s) {
@@ -66,9 +72,13 @@ bool is_token(std::string_view s) {
 }
 
 // No CR, LF or NUL: anything else in a value cannot split the header block.
-bool is_safe_header_value(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) == s.npos; }
+bool is_safe_header_value(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) == s.npos;
+}
 
-std::uint16_t default_port(std::string_view scheme) { return scheme == "https" ? 443 : 80; }
+std::uint16_t default_port(std::string_view scheme) {
+  return scheme == "https" ? 443 : 80;
+}
 
 bool is_ip_literal(const std::string& host) {
   error_code ec;
@@ -105,8 +115,8 @@ std::optional<bhttp::verb> to_verb(http::Method m) {
 
 // Headers whose value the client owns: message framing and connection management.
 bool is_client_managed_header(std::string_view name) {
-  for (std::string_view managed : {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te",
-                                   "upgrade", "trailer"}) {
+  for (std::string_view managed :
+       {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade", "trailer"}) {
     if (iequals(name, managed)) return true;
   }
   return false;
@@ -466,7 +476,9 @@ ClientResult error_result(ClientError::Kind kind, std::string message) {
 }
 
 // One request, from resolution to the response (or the error). Every step runs on
-// `ex_`: a fresh strand, or the strand of the pooled connection it reuses.
+// `ex_`: a fresh strand, or the strand of the pooled connection it reuses. Each
+// pending operation holds the connection it works on: after a timeout the op lets
+// go of conn_ while the aborted operation still has to complete on its stream and buffer.
 class RequestOp : public std::enable_shared_from_this<RequestOp> {
  public:
   struct Params {
@@ -560,15 +572,16 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
       }
     }
     if (allowed.empty()) {
-      fail(ClientError::Kind::refused_address,
-           candidates.empty() ? "no address for " + p_.url.host
-                              : "address of " + p_.url.host + " refused (" + first_refusal + ")");
+      fail(ClientError::Kind::refused_address, candidates.empty()
+                                                   ? "no address for " + p_.url.host
+                                                   : "address of " + p_.url.host + " refused (" + first_refusal + ")");
       return;
     }
     phase_ = Phase::connecting;
-    conn_->tcp_layer().async_connect(allowed, [self = shared_from_this()](const error_code& ec, const tcp::endpoint&) {
-      self->on_connect(ec);
-    });
+    conn_->tcp_layer().async_connect(
+        allowed, [self = shared_from_this(), conn = conn_](const error_code& ec, const tcp::endpoint&) {
+          self->on_connect(ec);
+        });
   }
 
   void on_connect(const error_code& ec) {
@@ -603,7 +616,7 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
       }
     }
     stream.async_handshake(ssl::stream_base::client,
-                           [self = shared_from_this()](const error_code& ec) { self->on_handshake(ec); });
+                           [self = shared_from_this(), conn = conn_](const error_code& ec) { self->on_handshake(ec); });
   }
 
   void on_handshake(const error_code& ec) {
@@ -620,7 +633,8 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
   std::string tls_reason(const error_code& ec) {
     if (p_.tls_verify && conn_ && conn_->tls) {
       long result = SSL_get_verify_result(conn_->tls->native_handle());
-      if (result != X509_V_OK) return std::string("certificate verify failed: ") + X509_verify_cert_error_string(result);
+      if (result != X509_V_OK)
+        return std::string("certificate verify failed: ") + X509_verify_cert_error_string(result);
     }
     return ec.message();
   }
@@ -628,9 +642,9 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
   void send() {
     phase_ = Phase::writing;
     conn_->with_stream([&](auto& stream) {
-      bhttp::async_write(stream, p_.request, [self = shared_from_this()](const error_code& ec, std::size_t) {
-        self->on_write(ec);
-      });
+      bhttp::async_write(
+          stream, p_.request,
+          [self = shared_from_this(), conn = conn_](const error_code& ec, std::size_t) { self->on_write(ec); });
     });
   }
 
@@ -650,8 +664,9 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     parser_->body_limit(p_.max_response_bytes);
     if (p_.request.method() == bhttp::verb::head) parser_->skip(true);
     conn_->with_stream([&](auto& stream) {
-      bhttp::async_read(stream, conn_->buffer, *parser_,
-                        [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_read(ec); });
+      bhttp::async_read(
+          stream, conn_->buffer, *parser_,
+          [self = shared_from_this(), conn = conn_](const error_code& ec, std::size_t) { self->on_read(ec); });
     });
   }
 
@@ -684,13 +699,12 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
   }
 
   void io_failed(const error_code& ec) {
-    bool no_response_yet =
-        !got_response_bytes_ && conn_->buffer.size() == 0 && !(parser_ && parser_->got_some());
+    bool no_response_yet = !got_response_bytes_ && conn_->buffer.size() == 0 && !(parser_ && parser_->got_some());
     // A pooled connection the server has meanwhile closed fails like this; the
     // request never reached the application, so one fresh attempt is safe.
     if (reused_ && no_response_yet) {
-      spdlog::debug("http client: pooled connection to {} was stale ({}), retrying on a new one",
-                    host_and_port(p_.url), ec.message());
+      spdlog::debug("http client: pooled connection to {} was stale ({}), retrying on a new one", host_and_port(p_.url),
+                    ec.message());
       reused_ = false;
       conn_->close();
       conn_.reset();
@@ -700,15 +714,15 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     }
     std::string where = host_and_port(p_.url);
     if (ec == bhttp::error::body_limit) {
-      fail(ClientError::Kind::protocol, "response from " + where + " exceeds the limit of " +
-                                            std::to_string(p_.max_response_bytes) + " bytes");
+      fail(ClientError::Kind::protocol,
+           "response from " + where + " exceeds the limit of " + std::to_string(p_.max_response_bytes) + " bytes");
     } else if (ec == bhttp::error::header_limit) {
       fail(ClientError::Kind::protocol, "response header from " + where + " is too large");
     } else if (ec.category() == asio::error::get_ssl_category()) {
       // e.g. the server refusing our client certificate, which TLS 1.3 reports after the handshake.
       fail(ClientError::Kind::tls, "TLS error with " + where + ": " + tls_reason(ec));
-    } else if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-               ec == ssl::error::stream_truncated || ec == bhttp::error::partial_message) {
+    } else if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == ssl::error::stream_truncated ||
+               ec == bhttp::error::partial_message) {
       fail(ClientError::Kind::protocol, "connection to " + where + " closed before the response was complete");
     } else {
       fail(ClientError::Kind::protocol, std::string(phase_ == Phase::writing ? "sending to " : "reading from ") +
@@ -720,13 +734,10 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     if (finished_) return;
     resolver_.cancel();
     fail(ClientError::Kind::timeout, "request to " + host_and_port(p_.url) + " timed out after " +
-                                         std::to_string(p_.timeout.count()) + " ms " +
-                                         std::string(phase_name(phase_)));
+                                         std::to_string(p_.timeout.count()) + " ms " + std::string(phase_name(phase_)));
   }
 
-  void fail(ClientError::Kind kind, std::string message) {
-    finish(error_result(kind, std::move(message)), false);
-  }
+  void fail(ClientError::Kind kind, std::string message) { finish(error_result(kind, std::move(message)), false); }
 
   void finish(ClientResult result, bool reusable) {
     if (finished_) return;
@@ -769,15 +780,18 @@ HttpClient::HttpClient(EventLoop& loop, ClientOptions options)
 
 // Requests in flight keep Impl alive through their own reference and finish
 // normally; only the idle connections are closed here.
-HttpClient::~HttpClient() { impl_->shutdown(); }
+HttpClient::~HttpClient() {
+  impl_->shutdown();
+}
 
-std::size_t HttpClient::idle_connections() const { return impl_->idle_count(); }
+std::size_t HttpClient::idle_connections() const {
+  return impl_->idle_count();
+}
 
 void HttpClient::request(ClientRequest req, const TlsOptions& tls, std::function<void(ClientResult)> done) {
   auto reject = [&](ClientError::Kind kind, std::string message) {
-    asio::post(impl_->ioc, [done = std::move(done), r = error_result(kind, std::move(message))]() mutable {
-      done(std::move(r));
-    });
+    asio::post(impl_->ioc,
+               [done = std::move(done), r = error_result(kind, std::move(message))]() mutable { done(std::move(r)); });
   };
   auto url = parse_url(req.url);
   if (!url) {

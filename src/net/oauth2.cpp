@@ -146,17 +146,15 @@ struct OAuth2TokenSource::Impl : std::enable_shared_from_this<OAuth2TokenSource:
         {"Authorization", "Basic " + base64(form_encode(creds.client_id) + ":" + form_encode(creds.client_secret))});
     req.headers.push_back({"Content-Type", "application/x-www-form-urlencoded"});
     req.headers.push_back({"Accept", "application/json"});
-    client.request(std::move(req), creds.tls, [self = shared_from_this()](ClientResult r) {
-      self->on_result(std::move(r));
-    });
+    client.request(std::move(req), creds.tls,
+                   [self = shared_from_this()](ClientResult r) { self->on_result(std::move(r)); });
   }
 
   void on_result(ClientResult r) {
     std::string error;
     Token fetched;
     if (!r.ok()) {
-      error = "token request failed (" + std::string(client_error_kind_name(r.error->kind)) +
-              "): " + r.error->message;
+      error = "token request failed (" + std::string(client_error_kind_name(r.error->kind)) + "): " + r.error->message;
     } else if (r.response->status < 200 || r.response->status > 299) {
       error = "token endpoint returned HTTP " + std::to_string(r.response->status);
       std::string code = safe_error_code(nlohmann::json::parse(r.response->body, nullptr, false));

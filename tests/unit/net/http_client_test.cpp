@@ -64,8 +64,7 @@ Issued issue(const char* common_name, const Issued* issuer, const char* san, con
   X509_gmtime_adj(X509_getm_notAfter(c), 24 * 3600);
   X509_set_pubkey(c, out.key.get());
   X509_NAME* name = X509_get_subject_name(c);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(common_name), -1, -1,
-                             0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
   X509* issuer_cert = issuer ? issuer->cert.get() : c;
   X509_set_issuer_name(c, X509_get_subject_name(issuer_cert));
   if (!issuer) {
@@ -195,11 +194,30 @@ TEST(ParseUrl, AcceptsAbsoluteHttpUrls) {
 }
 
 TEST(ParseUrl, RejectsEverythingElse) {
-  for (const char* bad : {"", "h/path", "//h/", "ftp://h/", "file:///etc/passwd", "http://", "http:///x",
-                          "http://user@h/", "http://user:pw@h/", "http://h\\@evil/", "http://h:0/", "http://h:65536/",
-                          "http://h:12a/", "http://h:/", "http://h:123456/", "http://[::1/", "http://::1/",
-                          "http://[not-ip]/", "http://[fe80::1%25eth0]/", "http://h/a b", "http://h/\x01",
-                          "http://h/\xc3\xa9", "http://h o/", " http://h/"}) {
+  for (const char* bad : {"",
+                          "h/path",
+                          "//h/",
+                          "ftp://h/",
+                          "file:///etc/passwd",
+                          "http://",
+                          "http:///x",
+                          "http://user@h/",
+                          "http://user:pw@h/",
+                          "http://h\\@evil/",
+                          "http://h:0/",
+                          "http://h:65536/",
+                          "http://h:12a/",
+                          "http://h:/",
+                          "http://h:123456/",
+                          "http://[::1/",
+                          "http://::1/",
+                          "http://[not-ip]/",
+                          "http://[fe80::1%25eth0]/",
+                          "http://h/a b",
+                          "http://h/\x01",
+                          "http://h/\xc3\xa9",
+                          "http://h o/",
+                          " http://h/"}) {
     EXPECT_FALSE(parse_url(bad)) << bad;
   }
 }
@@ -229,7 +247,9 @@ TEST(EventLoop, PostAfterFiresUnlessCancelledOrDropped) {
   auto cancelled = loop.post_after(10ms, [&] { ++cancelled_fired; });
   cancelled.cancel();
   EXPECT_FALSE(cancelled.active());
-  { auto dropped = loop.post_after(10ms, [&] { ++dropped_fired; }); }
+  {
+    auto dropped = loop.post_after(10ms, [&] { ++dropped_fired; });
+  }
 
   auto f = when.get_future();
   ASSERT_EQ(f.wait_for(2s), std::future_status::ready);
@@ -744,7 +764,8 @@ TEST(HttpClientTls, UnreadableFilesAreTlsErrors) {
 ServerReply token_reply(const std::string& token, int expires_in = 3600) {
   ServerReply r;
   r.headers.push_back({"Content-Type", "application/json"});
-  r.body = R"({"access_token":")" + token + R"(","token_type":"bearer","expires_in":)" + std::to_string(expires_in) + "}";
+  r.body =
+      R"({"access_token":")" + token + R"(","token_type":"bearer","expires_in":)" + std::to_string(expires_in) + "}";
   return r;
 }
 

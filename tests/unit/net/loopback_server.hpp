@@ -42,10 +42,9 @@ struct SeenRequest {
   std::string body;
   [[nodiscard]] std::string header(std::string_view name) const {
     for (const auto& h : headers) {
-      if (h.name.size() == name.size() &&
-          std::equal(h.name.begin(), h.name.end(), name.begin(),
-                     [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
-                                                 std::tolower(static_cast<unsigned char>(b)); })) {
+      if (h.name.size() == name.size() && std::equal(h.name.begin(), h.name.end(), name.begin(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+          })) {
         return h.value;
       }
     }
@@ -58,9 +57,9 @@ struct ServerReply {
   std::vector<http::Header> headers;
   std::string body;
   unsigned version = 11;
-  bool keep_alive = true;     // false: "Connection: close" (or HTTP/1.0 without keep-alive)
-  bool close_after = false;   // close after replying although the reply allowed keep-alive
-  bool never_reply = false;   // read the request and hold the connection without answering
+  bool keep_alive = true;    // false: "Connection: close" (or HTTP/1.0 without keep-alive)
+  bool close_after = false;  // close after replying although the reply allowed keep-alive
+  bool never_reply = false;  // read the request and hold the connection without answering
   std::chrono::milliseconds delay{0};
 };
 
@@ -74,8 +73,7 @@ class LoopbackServer {
  public:
   using Handler = std::function<ServerReply(const SeenRequest&)>;
 
-  explicit LoopbackServer(Handler handler, std::optional<ServerTls> tls = std::nullopt)
-      : handler_(std::move(handler)) {
+  explicit LoopbackServer(Handler handler, std::optional<ServerTls> tls = std::nullopt) : handler_(std::move(handler)) {
     namespace ssl = boost::asio::ssl;
     if (tls) {
       ssl_ctx_ = std::make_unique<ssl::context>(ssl::context::tls_server);
