@@ -24,6 +24,7 @@
 
 #include "support/gateway_process.hpp"
 #include "support/http_client.hpp"
+#include "support/lab_inventory.hpp"
 
 namespace o2gw::test {
 namespace {
@@ -1104,36 +1105,8 @@ std::string file_config(const std::filesystem::path& inventory) {
          "      poll_interval_ms: 100\n";
 }
 
-// One location, site, type and pool; a resource per (key, description).
 std::string file_inventory(const std::vector<std::pair<std::string, std::string>>& resources) {
-  std::string out =
-      "version: 1\n"
-      "locations:\n"
-      "  - globalLocationId: lab-1\n"
-      "    name: Lab\n"
-      "    address: Building 4\n"
-      "sites:\n"
-      "  - key: lab\n"
-      "    location: lab-1\n"
-      "    name: Lab site\n"
-      "resourceTypes:\n"
-      "  - key: server\n"
-      "    name: Server\n"
-      "    vendor: Acme\n"
-      "    model: S1\n"
-      "    version: \"1\"\n"
-      "    resourceKind: PHYSICAL\n"
-      "    resourceClass: COMPUTE\n"
-      "resourcePools:\n"
-      "  - key: pool\n"
-      "    site: lab\n"
-      "    name: Pool\n"
-      "resources:\n";
-  for (const auto& [key, description] : resources) {
-    json quoted = description;  // a JSON string is a valid YAML double-quoted scalar
-    out += "  - key: " + key + "\n    pool: pool\n    type: server\n    description: " + quoted.dump() + "\n";
-  }
-  return out;
+  return lab_inventory_yaml(resources);
 }
 
 TEST(FileQueryTest, QuotedValuesMayHoldCommasParenthesesSemicolonsAndQuotes) {

@@ -15,6 +15,7 @@
 
 #include "support/gateway_process.hpp"
 #include "support/http_client.hpp"
+#include "support/lab_inventory.hpp"
 #include "support/webhook_receiver.hpp"
 
 namespace o2gw::test {
@@ -24,35 +25,8 @@ const std::string kSubs = "/o2ims-infrastructureInventory/v1/subscriptions";
 const std::string kSubsV2 = "/o2ims-infrastructureInventory/v2/subscriptions";
 const std::string kSigningKey = "integration-test-signing-key-0123456789abcdef";
 
-// A small inventory: one pool and the given resources (key -> description).
 std::string inventory_yaml(const std::vector<std::pair<std::string, std::string>>& resources) {
-  std::string y =
-      "version: 1\n"
-      "locations:\n"
-      "  - globalLocationId: lab-1\n"
-      "    name: Lab\n"
-      "    address: Building 4\n"
-      "sites:\n"
-      "  - key: lab\n"
-      "    location: lab-1\n"
-      "    name: Lab site\n"
-      "resourceTypes:\n"
-      "  - key: server\n"
-      "    name: Server\n"
-      "    vendor: Acme\n"
-      "    model: S1\n"
-      "    version: \"1\"\n"
-      "    resourceKind: PHYSICAL\n"
-      "    resourceClass: COMPUTE\n"
-      "resourcePools:\n"
-      "  - key: rack-1\n"
-      "    site: lab\n"
-      "    name: Rack 1\n"
-      "resources:\n";
-  for (const auto& [key, description] : resources) {
-    y += "  - key: " + key + "\n    pool: rack-1\n    type: server\n    description: \"" + description + "\"\n";
-  }
-  return y;
+  return lab_inventory_yaml(resources);
 }
 
 struct Fixture {
