@@ -192,6 +192,8 @@ int main(int argc, char** argv) {
   // Outbound: one loop thread for webhook delivery and the store work of the subscription API.
   o2gw::net::EventLoop delivery_loop(1, "webhooks");
   o2gw::net::ClientOptions client_options;
+  // Many subscribers often share one receiver host: keep a connection per delivery in flight.
+  client_options.max_idle_per_endpoint = cfg.webhooks.max_in_flight;
   client_options.address_check = [&guard](const std::string& host, const std::string& ip) {
     return guard->check_address(host, ip);
   };

@@ -67,8 +67,11 @@ struct WebhookDeliverer::Impl : std::enable_shared_from_this<Impl> {
   std::size_t in_flight = 0;
   std::vector<std::string> acks;
   net::EventLoop::Timer ack_timer;
+  // Removing delivered entries waits for the store's lock, which a large enqueue may
+  // hold for a while: that wait happens here, not on the delivery loop.
+  std::unique_ptr<net::EventLoop> ack_loop = std::make_unique<net::EventLoop>(1, "outbox-acks");
   net::EventLoop::Timer housekeeping;
-  bool stopped = false;
+  std::atomic<bool> stopped{false};
   std::mt19937_64 rng{std::random_device{}()};
 
   std::atomic<std::uint64_t> delivered{0}, retried{0}, failed{0}, dead{0};
@@ -444,14 +447,24 @@ struct WebhookDeliverer::Impl : std::enable_shared_from_this<Impl> {
 
   void flush_acks() {
     if (acks.empty()) return;
-    std::vector<std::string> batch;
-    batch.swap(acks);
-    try {
-      deps.store->complete(batch);
-    } catch (const std::exception& e) {
-      // Not fatal: the entries stay in the outbox and are delivered again after a restart.
-      spdlog::error("removing {} delivered notifications from the outbox failed: {}", batch.size(), e.what());
-    }
+    auto batch = std::make_shared<std::vector<std::string>>();
+    batch->swap(acks);
+    Store* store = deps.store;
+    ack_loop->post([store, batch] {
+      try {
+        store->complete(*batch);
+      } catch (const std::exception& e) {
+        // Not fatal: the entries stay in the outbox and are delivered again after a restart.
+        spdlog::error("removing {} delivered notifications from the outbox failed: {}", batch->size(), e.what());
+      }
+    });
+  }
+
+  // Waits until every acknowledgement handed to the ack loop is written.
+  void drain_acks() {
+    std::promise<void> done;
+    ack_loop->post([&done] { done.set_value(); });
+    done.get_future().wait();
   }
 
   void drop_queue(const std::string& id) {
@@ -584,6 +597,7 @@ void WebhookDeliverer::stop() {
     done.set_value();
   });
   done.get_future().wait();
+  impl->drain_acks();
 }
 
 void WebhookDeliverer::submit(std::vector<OutboxEntry> entries, std::vector<std::shared_ptr<const EventRecord>> events) {
