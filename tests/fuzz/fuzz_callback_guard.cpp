@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "split_input.hpp"
 #include "o2gw/webhook.hpp"
 
 namespace {
@@ -42,16 +43,7 @@ void check_reason(const std::optional<std::string>& reason) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  std::string_view input(reinterpret_cast<const char*>(data), size);
-  std::array<std::string, 6> parts;
-  std::size_t n = 0;
-  for (char c : input) {
-    if (c == '\0' && n + 1 < parts.size()) {
-      ++n;
-    } else {
-      parts[n].push_back(c);
-    }
-  }
+  auto parts = o2gw::fuzz::split_input<6>(data, size);
   const auto& [url, host, address, entry, header, body] = parts;
 
   for (const auto* guard : {&default_guard(), &configured_guard()}) {

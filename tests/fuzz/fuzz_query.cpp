@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "split_input.hpp"
 #include "o2gw/inventory.hpp"
 #include "o2gw/query.hpp"
 
@@ -51,16 +52,7 @@ const o2gw::Pager& pager() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  std::string_view input(reinterpret_cast<const char*>(data), size);
-  std::array<std::string, 5> parts;
-  std::size_t n = 0;
-  for (char c : input) {
-    if (c == '\0' && n + 1 < parts.size()) {
-      ++n;
-    } else {
-      parts[n].push_back(c);
-    }
-  }
+  auto parts = o2gw::fuzz::split_input<5>(data, size);
   const auto& schema = o2gw::schema_for(o2gw::Kind::resource);
 
   // Each parser on its own, so that one rejecting its part does not hide the others.
