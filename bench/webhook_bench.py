@@ -481,7 +481,7 @@ def report(variants, results, setup_s, verdict_lines, notes):
     L.append(f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; "
              f"built from commit {commit}" + (f" with uncommitted changes in: {dirty}" if dirty else " (clean tree)"))
     L.append(f"- machine: {os.cpu_count()} cores (`nproc`), {cpu}, {mem / 1024 / 1024:.1f} GiB RAM, "
-             f"{platform.platform()}; a shared, noisy VM (other builds ran during the runs: see the load column)")
+             f"{platform.platform()}; a shared VM where other builds may run (see the load column and the run-queue wait below)")
     L.append(f"- command: `bench/webhook_bench.sh {seconds} {rounds}` ({rounds} rounds per variant, "
              f"{WARMUP_S} s warm-up then a {seconds} s window; medians)")
     L.append(f"- o2gw: release preset, simulator 10 pools x 100 resources (1,000), {N_SUBS} subscriptions "

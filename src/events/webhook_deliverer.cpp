@@ -506,24 +506,35 @@ struct WebhookDeliverer::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // Garbage collection and the depth gauge scan the outbox, which is large exactly when a
+  // receiver is down: they run on the ack thread, so delivery never waits for them.
   void housekeep() {
     if (stopped) return;
-    try {
-      deps.store->collect_garbage();
-      if (deps.metrics != nullptr) {
-        std::unordered_map<std::string, std::size_t> depth;
-        for (const auto& [id, q] : queues) depth[id] = 0;  // drained queues report 0, not a stale value
-        for (auto& [id, n] : deps.store->outbox_depths()) depth[id] = n;
-        for (const auto& [id, n] : depth) deps.metrics->set_outbox_depth(id, static_cast<double>(n));
+    std::vector<std::string> ids;
+    ids.reserve(queues.size());
+    for (const auto& [id, q] : queues) ids.push_back(id);
+    const bool collect = ++housekeeping_rounds % 6 == 0;  // events: every 30 s
+    Store* store = deps.store;
+    Metrics* metrics = deps.metrics;
+    ack_loop->post([store, metrics, ids = std::move(ids), collect] {
+      try {
+        if (collect) store->collect_garbage();
+        if (metrics != nullptr) {
+          std::unordered_map<std::string, std::size_t> depth;
+          for (const auto& id : ids) depth[id] = 0;  // drained queues report 0, not a stale value
+          for (auto& [id, n] : store->outbox_depths()) depth[id] = n;
+          for (const auto& [id, n] : depth) metrics->set_outbox_depth(id, static_cast<double>(n));
+        }
+      } catch (const std::exception& e) {
+        spdlog::error("outbox housekeeping failed: {}", e.what());
       }
-    } catch (const std::exception& e) {
-      spdlog::error("outbox housekeeping failed: {}", e.what());
-    }
+    });
     std::weak_ptr<Impl> weak = weak_from_this();
     housekeeping = deps.loop->post_after(std::chrono::seconds(5), [weak] {
       if (auto self = weak.lock()) self->housekeep();
     });
   }
+  std::uint64_t housekeeping_rounds = 0;
 };
 
 WebhookDeliverer::WebhookDeliverer(Deps deps, DeliveryOptions options) : impl_(std::make_shared<Impl>()) {
