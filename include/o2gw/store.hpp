@@ -127,7 +127,8 @@ class Store {
 
   // --- dead letters
   [[nodiscard]] virtual std::vector<DeadLetter> dead_letters(std::size_t limit) = 0;
-  // Moves dead letters back to the outbox with attempts 0 and next_attempt_ms = now_ms
+  // Moves dead letters back to the outbox with attempts 0 and next_attempt_ms = enqueued_ms = now_ms
+  // (so the age limit counts from the replay)
   // (all of them when ids is empty); entries whose subscription no longer exists stay
   // dead. Returns the entries moved.
   virtual std::vector<OutboxEntry> replay(std::span<const std::string> notification_ids, std::int64_t now_ms) = 0;

@@ -402,6 +402,7 @@ struct WebhookDeliverer::Impl : std::enable_shared_from_this<Impl> {
     Item& head = q.items.front();
     int attempts = head.entry.attempts + 1;
     if (attempts >= opt.max_attempts) {
+      head.entry.attempts = attempts;  // the dead letter counts the attempt that just failed
       to_dead_letter(q, reason + "; gave up after " + std::to_string(attempts) + " attempts", status);
       return;
     }

@@ -671,8 +671,10 @@ class SqliteStore final : public Store {
 
   // Replay of one dead letter: back in the outbox as a fresh delivery, same notification id.
   void move_to_outbox(OutboxEntry& entry, std::int64_t now) {
+    // A replay is a fresh start: attempts and the age limit count from now.
     entry.attempts = 0;
     entry.next_attempt_ms = now;
+    entry.enqueued_ms = now;
     {
       Query q = query(
           "INSERT INTO outbox (notification_id, subscription_id, event_seq, attempts, next_attempt_ms, enqueued_ms) "

@@ -400,6 +400,7 @@ TEST_F(SqliteStoreTest, ReplaySpecificIds) {
   EXPECT_EQ(pending[0].notification_id, entries[0].notification_id);
   EXPECT_EQ(pending[0].attempts, 0);
   EXPECT_EQ(pending[0].next_attempt_ms, 77'000);
+  EXPECT_EQ(pending[0].enqueued_ms, 77'000) << "the age limit counts from the replay";
   EXPECT_EQ(pending[0].event_seq, entries[0].event_seq);
   const auto still_dead = store_->dead_letters(0);
   ASSERT_EQ(still_dead.size(), 1u);
