@@ -363,6 +363,7 @@ struct WebhookDeliverer::Impl : std::enable_shared_from_this<Impl> {
       }
       case Verdict::dead:
         count("failed", failed);
+        ++q.items.front().entry.attempts;  // the attempt that was refused counts
         to_dead_letter(q, reason, status);
         break;
       case Verdict::retry:

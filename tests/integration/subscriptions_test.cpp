@@ -393,6 +393,7 @@ TEST(Subscriptions, ClientErrorsAreDeadLetteredAndReplayable) {
       5s));
   EXPECT_EQ(dead[0].at("subscriptionId"), id);
   EXPECT_EQ(dead[0].at("lastStatus"), 400);
+  EXPECT_EQ(dead[0].at("attempts"), 1);
   EXPECT_NE(dead[0].at("reason").get<std::string>().find("400"), std::string::npos);
   std::string nid = dead[0].at("notificationId");
   EXPECT_EQ(rx.posts().size(), 1u) << "a 4xx is not retried";
