@@ -52,6 +52,9 @@ struct Response {
 
 // Percent-decode once. Returns false on a malformed escape.
 bool percent_decode(std::string_view in, std::string& out, bool plus_is_space = false);
+// Percent-encodes everything but RFC 3986 unreserved characters (a path segment,
+// a query or form value).
+std::string percent_encode(std::string_view in);
 // True when every '%' starts a two-hex-digit escape (the check percent_decode makes, without the copy).
 bool percent_encoding_valid(std::string_view in);
 

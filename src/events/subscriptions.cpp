@@ -43,23 +43,6 @@ constexpr Kind kNotifiedKinds[] = {Kind::resource_pool, Kind::resource, Kind::re
 
 bool notified(Kind k) { return std::find(std::begin(kNotifiedKinds), std::end(kNotifiedKinds), k) != std::end(kNotifiedKinds); }
 
-// Path segments are ids we generated (UUIDs) except SMO-assigned globalLocationIds.
-std::string escape_segment(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 const AttributeSchema& inventory_event_schema() {
@@ -199,12 +182,12 @@ void SubscriptionService::on_removed(std::function<void(const std::string& id)> 
 
 std::string inventory_object_path(const Change& c) {
   const InventoryObject* obj = c.post ? c.post.get() : c.prior.get();
-  std::string id = escape_segment(c.id);
+  std::string id = http::percent_encode(c.id);
   switch (c.kind) {
     case Kind::resource_pool:
       return "/resourcePools/" + id;
     case Kind::resource:
-      return "/resourcePools/" + escape_segment(obj != nullptr ? obj->parent_id : std::string()) + "/resources/" + id;
+      return "/resourcePools/" + http::percent_encode(obj != nullptr ? obj->parent_id : std::string()) + "/resources/" + id;
     case Kind::resource_type:
       return "/resourceTypes/" + id;
     case Kind::deployment_manager:

@@ -21,21 +21,15 @@ constexpr std::chrono::seconds kDefaultLifetime{3600};
 // application/x-www-form-urlencoded (RFC 6749 Appendix B): unreserved characters
 // as is, space as '+', everything else percent-encoded.
 std::string form_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string encoded = http::percent_encode(s);
   std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                      c == '.' || c == '_' || c == '~';
-    if (unreserved) {
-      out += c;
-    } else if (c == ' ') {
+  out.reserve(encoded.size());
+  for (std::size_t i = 0; i < encoded.size(); ++i) {
+    if (encoded.compare(i, 3, "%20") == 0) {
       out += '+';
+      i += 2;
     } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 0xF];
+      out += encoded[i];
     }
   }
   return out;

@@ -83,6 +83,14 @@ struct Metrics::Impl {
       {}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
                                                   300, 3600});
 
+  std::vector<std::pair<std::string_view, prometheus::Counter*>> notification_outcomes = [this] {
+    std::vector<std::pair<std::string_view, prometheus::Counter*>> v;
+    for (std::string_view o : {"enqueued", "delivered", "retried", "failed", "dead_lettered"}) {
+      v.emplace_back(o, &notifications.Add({{"outcome", std::string(o)}}));
+    }
+    return v;
+  }();
+
   std::mutex mu;  // guards Family::Add and the hook
   std::function<void()> hook;
 
@@ -150,6 +158,13 @@ void Metrics::observe_request(std::string_view route, std::string_view method, i
 void Metrics::add_in_flight(int delta) { impl_->in_flight.Increment(delta); }
 
 void Metrics::count_notifications(std::string_view outcome, double n) {
+  // The delivery loop counts every attempt: the known outcomes take no lock.
+  for (const auto& [name, counter] : impl_->notification_outcomes) {
+    if (name == outcome) {
+      counter->Increment(n);
+      return;
+    }
+  }
   std::lock_guard lock(impl_->mu);
   impl_->notifications.Add({{"outcome", std::string(outcome)}}).Increment(n);
 }
