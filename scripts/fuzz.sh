@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-if ((${#targets[@]} == 0)); then targets=(fuzz_http_request fuzz_config fuzz_inventory_file fuzz_query fuzz_callback_guard); fi
+if ((${#targets[@]} == 0)); then targets=(fuzz_http_request fuzz_config fuzz_inventory_file fuzz_query fuzz_callback_guard fuzz_kubeconfig
+  fuzz_k8s_watch); fi
 O2GW_SETUP_FUZZ=1 O2GW_SETUP_TOOLS=0 bash scripts/setup.sh
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz --target "${targets[@]}"
@@ -32,6 +33,21 @@ for t in "${targets[@]}"; do
       seed seed-mapped 'http://[::ffff:169.254.169.254]/' metadata.google.internal ::ffff:127.0.0.1 \
         ::ffff:10.0.0.0/104 'v1=00,t=0,kid=x' ''
       seed seed-numeric 'http://0x7f.1:80/#f' localhost. fe80::1 10.0.0.0/8 't=1,t=2' '{}' ;;
+    fuzz_kubeconfig)
+      # NUL-separated: the kubeconfig, then a context name (also tried as a quantity).
+      { printf 'apiVersion: v1\nkind: Config\ncurrent-context: a\nclusters:\n- name: c\n  cluster:\n'
+        printf '    server: https://k:6443/\n    certificate-authority-data: QUJD\nusers:\n- name: u\n  user:\n'
+        printf '    token: t\n    client-certificate-data: QQ==\n    client-key-data: Qg==\ncontexts:\n'
+        printf -- '- name: a\n  context: {cluster: c, user: u, namespace: ns}\n'; printf '\0%s' 129Mi; } \
+        > "$corpus/seed-kubeconfig" ;;
+    fuzz_k8s_watch)
+      # Two bytes of chunk sizes, then a watch stream.
+      { printf '\x07\x03'
+        printf '{"type":"ADDED","object":{"metadata":{"name":"n","resourceVersion":"1"}}}\n'
+        printf '{"type":"MODIFIED","object":{"metadata":{"name":"n","resourceVersion":"2"}}}\n'
+        printf '{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"3"}}}\n'
+        printf '{"type":"DELETED","object":{"metadata":{"namespace":"x","name":"n","resourceVersion":"4"}}}\n'
+        printf '{"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}}'; } > "$corpus/seed-watch" ;;
   esac
   budget=(-max_total_time="$seconds")
   if [[ -n "${O2GW_FUZZ_RUNS:-}" ]]; then budget=(-runs="$O2GW_FUZZ_RUNS" -seed=1); fi

@@ -53,12 +53,18 @@ class EventLoop {
 // How to reach one kind of server over TLS. Verification is always on: there is
 // deliberately no switch to turn it off here (adapters that need one for a
 // kubeconfig's insecure-skip-tls-verify set `verify = false` explicitly).
+// Credentials may come from files (re-read when they change) or from PEM held in
+// memory (a kubeconfig's *-data fields); the in-memory strings are never logged.
 struct TlsOptions {
-  std::filesystem::path ca_file;           // empty: the system's default trust store
+  std::filesystem::path ca_file;           // empty (and no ca_pem): the system's default trust store
   std::filesystem::path client_cert_file;  // PEM certificate chain for mTLS (with key)
   std::filesystem::path client_key_file;   // PEM private key for mTLS
+  std::string ca_pem;                      // PEM CA certificates, trusted in addition to ca_file's
+  std::string client_cert_pem;             // instead of client_cert_file (setting both is an error)
+  std::string client_key_pem;              // instead of client_key_file (setting both is an error)
   bool verify = true;
   // Key for connection pooling: requests with equal options may share connections.
+  // The in-memory PEM enters it as a SHA-256 digest, never as text.
   [[nodiscard]] std::string profile_key() const;
 };
 
@@ -69,6 +75,10 @@ struct ClientRequest {
   std::string body;
   std::chrono::milliseconds timeout{10000};  // whole exchange: resolve, connect, TLS, write, read
   std::size_t max_response_bytes = 8 * 1024 * 1024;
+  // stream() only: `timeout` covers the exchange up to the response head; then
+  // the body may flow for ever, but a silence longer than this ends the stream
+  // with a timeout error (0: no limit). max_response_bytes does not apply.
+  std::chrono::milliseconds stream_idle_timeout{0};
 };
 
 struct ClientResponse {
@@ -115,6 +125,26 @@ struct ClientOptions {
   AddressCheck address_check;  // none: every address allowed
 };
 
+// A streaming response in progress (HttpClient::stream). Destroying the handle
+// cancels the stream.
+class StreamHandle {
+ public:
+  StreamHandle() = default;
+  ~StreamHandle();
+  StreamHandle(StreamHandle&&) noexcept;
+  StreamHandle& operator=(StreamHandle&&) noexcept;
+  // Closes the connection. No callback starts after cancel() returns, and one
+  // running on another thread has finished by then (so do not call cancel() while
+  // holding a lock that a callback takes). Callable from inside a callback.
+  void cancel();
+  // Neither finished nor cancelled.
+  [[nodiscard]] bool active() const;
+
+ private:
+  friend class HttpClient;
+  std::shared_ptr<struct StreamState> state_;
+};
+
 // Pooled HTTP/1.1 client. Redirects are never followed (a 3xx is returned as is).
 // Requests to the same endpoint reuse idle keep-alive connections; a request that
 // fails on a reused connection before any response byte arrived is retried once on
@@ -130,6 +160,20 @@ class HttpClient {
   void request(ClientRequest req, std::function<void(ClientResult)> done) {
     request(std::move(req), TlsOptions{}, std::move(done));
   }
+
+  // A request whose response body is delivered as it arrives (a Kubernetes
+  // watch, a log follow). on_head runs once with the final status and headers
+  // (1xx skipped); on_data runs for each piece of the body, whatever the status;
+  // returning false stops the stream (the connection is closed). on_done runs
+  // once at the end: no error when the body was complete or on_data stopped it,
+  // else the error (`timeout` before the head: req.timeout; after it:
+  // req.stream_idle_timeout). Callbacks of one stream never run concurrently and
+  // none runs after cancel(). A stream may start on a pooled connection; its
+  // connection goes back to the pool only when the body ended cleanly.
+  StreamHandle stream(ClientRequest req, const TlsOptions& tls,
+                      std::function<void(int status, const std::vector<http::Header>& headers)> on_head,
+                      std::function<bool(std::string_view chunk)> on_data,
+                      std::function<void(std::optional<ClientError>)> on_done);
 
   // Connections currently idle in the pool (for tests and metrics).
   [[nodiscard]] std::size_t idle_connections() const;

@@ -1,3 +1,4 @@
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
@@ -10,6 +11,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -17,6 +19,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <array>
 #include <deque>
 #include <mutex>
 #include <unordered_map>
@@ -156,27 +159,48 @@ TlsContextOrError make_tls_context(const TlsOptions& tls) {
     error_code ec;
     if (tls.verify) {
       ctx->set_verify_mode(ssl::verify_peer, ec);
-      if (tls.ca_file.empty()) {
+      if (tls.ca_file.empty() && tls.ca_pem.empty()) {
         ctx->set_default_verify_paths(ec);
         if (ec) return "cannot load the system trust store: " + ec.message();
-      } else {
+      }
+      if (!tls.ca_file.empty()) {
         ctx->load_verify_file(tls.ca_file.string(), ec);
         if (ec) return "cannot load CA file " + tls.ca_file.string() + ": " + ec.message();
+      }
+      if (!tls.ca_pem.empty()) {
+        ctx->add_certificate_authority(asio::buffer(tls.ca_pem), ec);
+        if (ec) return "cannot load the in-memory CA certificates: " + ec.message();
       }
     } else {
       ctx->set_verify_mode(ssl::verify_none, ec);
     }
-    if (tls.client_cert_file.empty() != tls.client_key_file.empty()) {
-      return std::string("a client certificate needs both a certificate file and a key file");
+    if (!tls.client_cert_file.empty() && !tls.client_cert_pem.empty()) {
+      return std::string("a client certificate is given both as a file and in memory");
+    }
+    if (!tls.client_key_file.empty() && !tls.client_key_pem.empty()) {
+      return std::string("a client key is given both as a file and in memory");
+    }
+    bool has_cert = !tls.client_cert_file.empty() || !tls.client_cert_pem.empty();
+    bool has_key = !tls.client_key_file.empty() || !tls.client_key_pem.empty();
+    if (has_cert != has_key) {
+      return std::string("a client certificate needs both a certificate and a key");
     }
     if (!tls.client_cert_file.empty()) {
       ctx->use_certificate_chain_file(tls.client_cert_file.string(), ec);
       if (ec) return "cannot load client certificate " + tls.client_cert_file.string() + ": " + ec.message();
+    } else if (!tls.client_cert_pem.empty()) {
+      ctx->use_certificate_chain(asio::buffer(tls.client_cert_pem), ec);
+      if (ec) return "cannot load the in-memory client certificate: " + ec.message();
+    }
+    if (!tls.client_key_file.empty()) {
       ctx->use_private_key_file(tls.client_key_file.string(), ssl::context::pem, ec);
       if (ec) return "cannot load client key " + tls.client_key_file.string() + ": " + ec.message();
-      if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
-        return std::string("the client key does not match the client certificate");
-      }
+    } else if (!tls.client_key_pem.empty()) {
+      ctx->use_private_key(asio::buffer(tls.client_key_pem), ssl::context::pem, ec);
+      if (ec) return "cannot load the in-memory client key: " + ec.message();
+    }
+    if (has_cert && SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+      return std::string("the client key does not match the client certificate");
     }
     return ctx;
   } catch (const std::exception& e) {
@@ -252,16 +276,36 @@ std::string_view ClientResponse::header(std::string_view name) const {
   return {};
 }
 
+namespace {
+
+// Hex SHA-256, so in-memory keys can be told apart without appearing in the key.
+std::string digest_hex(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1) return "?";
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(std::size_t{len} * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 0xf];
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string TlsOptions::profile_key() const {
   // Length-prefixed fields: no two different option sets can produce the same key.
   std::string key;
-  for (const auto& p : {ca_file, client_cert_file, client_key_file}) {
-    std::string s = p.string();
+  auto add = [&key](const std::string& s) {
     key += std::to_string(s.size());
     key += ':';
     key += s;
     key += ';';
-  }
+  };
+  for (const auto& p : {ca_file, client_cert_file, client_key_file}) add(p.string());
+  for (const auto* pem : {&ca_pem, &client_cert_pem, &client_key_pem}) add(pem->empty() ? "" : digest_hex(*pem));
   key += verify ? "verify" : "noverify";
   return key;
 }
@@ -335,6 +379,104 @@ std::optional<UrlParts> parse_url(std::string_view url) {
 }
 
 // ---------------------------------------------------------------------------
+
+// Shared by a StreamHandle and the RequestOp serving it. Every callback runs with
+// `mu` held, and cancel() takes it too: once cancel() returns no callback is
+// running or will start. Recursive, so a callback may cancel its own stream.
+struct StreamState {
+  using HeadFn = std::function<void(int, const std::vector<http::Header>&)>;
+  using DataFn = std::function<bool(std::string_view)>;
+  using DoneFn = std::function<void(std::optional<ClientError>)>;
+
+  std::recursive_mutex mu;
+  bool cancelled = false;
+  bool finished = false;
+  int running = 0;  // callbacks on the stack: they must not be destroyed under themselves
+  HeadFn on_head;
+  DataFn on_data;
+  DoneFn on_done;
+  std::function<void()> abort;  // closes the op's connection, on its strand
+
+  struct Callbacks {
+    HeadFn head;
+    DataFn data;
+    DoneFn done;
+  };
+  // Under mu. The caller destroys what it gets back (user closures may hold
+  // anything; their destruction must not run inside their own call).
+  Callbacks take_callbacks() { return {std::move(on_head), std::move(on_data), std::move(on_done)}; }
+
+  // Runs f (one of the callbacks) unless cancelled; false when cancelled before or during.
+  template <class F>
+  bool invoke(F&& f) {
+    Callbacks released;
+    std::lock_guard lock(mu);
+    if (cancelled || finished) return false;
+    struct Depth {
+      int& n;
+      explicit Depth(int& r) : n(r) { ++n; }
+      ~Depth() { --n; }
+    };
+    {
+      Depth depth(running);
+      f();
+    }
+    if (cancelled && running == 0) released = take_callbacks();
+    return !cancelled;
+  }
+
+  bool head(int status, const std::vector<http::Header>& headers) {
+    return invoke([&] { on_head(status, headers); });
+  }
+  bool data(std::string_view chunk) {
+    bool more = true;
+    bool live = invoke([&] { more = on_data(chunk); });
+    return live && more;
+  }
+  void done(std::optional<ClientError> error) {
+    Callbacks released;
+    std::lock_guard lock(mu);
+    if (cancelled || finished) return;
+    finished = true;
+    released = take_callbacks();
+    if (released.done) released.done(std::move(error));
+  }
+};
+
+StreamHandle::~StreamHandle() {
+  cancel();
+}
+
+StreamHandle::StreamHandle(StreamHandle&&) noexcept = default;
+
+StreamHandle& StreamHandle::operator=(StreamHandle&& other) noexcept {
+  if (this != &other) {
+    cancel();
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+void StreamHandle::cancel() {
+  if (!state_) return;
+  StreamState::Callbacks released;
+  std::function<void()> abort;
+  {
+    std::lock_guard lock(state_->mu);
+    if (!state_->cancelled && !state_->finished) {
+      state_->cancelled = true;
+      abort = std::move(state_->abort);
+      if (state_->running == 0) released = state_->take_callbacks();
+    }
+  }
+  if (abort) abort();
+}
+
+bool StreamHandle::active() const {
+  if (!state_) return false;
+  std::lock_guard lock(state_->mu);
+  return !state_->cancelled && !state_->finished;
+}
 
 namespace {
 
@@ -490,7 +632,9 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     bhttp::request<bhttp::string_body> request;
     std::chrono::milliseconds timeout;
     std::size_t max_response_bytes = 0;
-    Done done;
+    Done done;                            // request(): the result
+    std::shared_ptr<StreamState> stream;  // stream(): the consumer (then `done` is unused)
+    std::chrono::milliseconds stream_idle_timeout{0};
   };
 
   RequestOp(Params p, asio::any_io_executor ex, std::shared_ptr<Connection> reused)
@@ -502,11 +646,10 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
         reused_(conn_ != nullptr),
         ip_literal_(is_ip_literal(p_.url.host)) {}
 
+  [[nodiscard]] const asio::any_io_executor& executor() const { return ex_; }
+
   void start() {
-    deadline_.expires_after(p_.timeout);
-    deadline_.async_wait([self = shared_from_this()](const error_code& ec) {
-      if (!ec) self->on_deadline();
-    });
+    arm_deadline(p_.timeout);
     if (conn_) {
       conn_->idle_timer.cancel();
       send();
@@ -515,8 +658,34 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     }
   }
 
+  // Cancelling a stream: close without a callback (on the strand).
+  void abort_stream() {
+    if (finished_) return;
+    finished_ = true;
+    disarm_deadline();
+    resolver_.cancel();
+    if (conn_) {
+      conn_->close();
+      conn_.reset();
+    }
+  }
+
  private:
-  enum class Phase { resolving, connecting, handshaking, writing, reading };
+  enum class Phase { resolving, connecting, handshaking, writing, reading, streaming };
+
+  // A generation guards against a wait that already expired and is queued with
+  // success when the timer is re-armed (a stream re-arms it for every read).
+  void arm_deadline(std::chrono::milliseconds d) {
+    unsigned gen = ++deadline_gen_;
+    deadline_.expires_after(d);
+    deadline_.async_wait([self = shared_from_this(), gen](const error_code& ec) {
+      if (!ec && gen == self->deadline_gen_) self->on_deadline();
+    });
+  }
+  void disarm_deadline() {
+    ++deadline_gen_;
+    deadline_.cancel();
+  }
 
   static std::string_view phase_name(Phase ph) {
     switch (ph) {
@@ -525,6 +694,7 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
       case Phase::handshaking: return "in the TLS handshake";
       case Phase::writing: return "sending the request";
       case Phase::reading: return "waiting for the response";
+      case Phase::streaming: return "with no data on the stream";
     }
     return "";
   }
@@ -659,6 +829,10 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
 
   void read() {
     phase_ = Phase::reading;
+    if (p_.stream) {
+      read_stream_head();
+      return;
+    }
     parser_.emplace();
     parser_->header_limit(64 * 1024);
     parser_->body_limit(p_.max_response_bytes);
@@ -698,8 +872,110 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
     finish(std::move(result), reusable);
   }
 
+  // --- stream(): the head under the request deadline, then the body piece by piece.
+
+  void read_stream_head() {
+    stream_parser_.emplace();
+    stream_parser_->header_limit(64 * 1024);
+    stream_parser_->body_limit(boost::none);  // the consumer decides when it has had enough
+    if (p_.request.method() == bhttp::verb::head) stream_parser_->skip(true);
+    conn_->with_stream([&](auto& stream) {
+      bhttp::async_read_header(
+          stream, conn_->buffer, *stream_parser_,
+          [self = shared_from_this(), conn = conn_](const error_code& ec, std::size_t) { self->on_stream_head(ec); });
+    });
+  }
+
+  void on_stream_head(const error_code& ec) {
+    if (finished_) return;
+    if (ec) {
+      io_failed(ec);
+      return;
+    }
+    auto& msg = stream_parser_->get();
+    int status = msg.result_int();
+    got_response_bytes_ = true;
+    if (status >= 100 && status < 200 && status != 101) {
+      read_stream_head();
+      return;
+    }
+    std::vector<http::Header> headers;
+    for (const auto& field : msg) headers.push_back({std::string(field.name_string()), std::string(field.value())});
+    phase_ = Phase::streaming;
+    disarm_deadline();
+    if (!p_.stream->head(status, headers)) {
+      abort_stream();
+      return;
+    }
+    if (stream_parser_->is_done()) {
+      finish({}, stream_reusable());
+      return;
+    }
+    chunk_.resize(std::size_t{64} * 1024);
+    read_stream_body();
+  }
+
+  void read_stream_body() {
+    if (p_.stream_idle_timeout.count() > 0) arm_deadline(p_.stream_idle_timeout);
+    auto& body = stream_parser_->get().body();
+    body.data = chunk_.data();
+    body.size = chunk_.size();
+    body.more = true;
+    conn_->with_stream([&](auto& stream) {
+      bhttp::async_read_some(
+          stream, conn_->buffer, *stream_parser_,
+          [self = shared_from_this(), conn = conn_](const error_code& ec, std::size_t) { self->on_stream_body(ec); });
+    });
+  }
+
+  void on_stream_body(error_code ec) {
+    if (finished_) return;
+    // buffer_body reports a full buffer as need_buffer: not an error, just a pause.
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (!ec) ec = parse_buffered();
+    if (ec) {
+      io_failed(ec);
+      return;
+    }
+    std::size_t n = chunk_.size() - stream_parser_->get().body().size;
+    if (n > 0 && !p_.stream->data(std::string_view(chunk_.data(), n))) {
+      // Stopped by the consumer (or cancelled: then done() does nothing).
+      finish({}, false);
+      return;
+    }
+    if (stream_parser_->is_done()) {
+      finish({}, stream_reusable());
+      return;
+    }
+    read_stream_body();
+  }
+
+  // A read stops at the end of one chunk of a chunked body. Chunks that arrived
+  // with it are parsed too, so they reach the consumer in one piece (a watch
+  // batches the events of one piece). Not the parser's eager mode: that would
+  // hold the data back until the buffer is full.
+  error_code parse_buffered() {
+    auto& parser = *stream_parser_;
+    auto& buffer = conn_->buffer;
+    while (!parser.is_done() && buffer.size() > 0 && parser.get().body().size > 0) {
+      error_code ec;
+      std::size_t used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == bhttp::error::need_more || ec == bhttp::error::need_buffer) return {};
+      if (ec) return ec;
+      if (used == 0) return {};
+    }
+    return {};
+  }
+
+  bool stream_reusable() {
+    const auto& msg = stream_parser_->get();
+    return msg.keep_alive() && !stream_parser_->need_eof() && msg.result_int() != 101 && conn_->buffer.size() == 0;
+  }
+
   void io_failed(const error_code& ec) {
-    bool no_response_yet = !got_response_bytes_ && conn_->buffer.size() == 0 && !(parser_ && parser_->got_some());
+    bool no_response_yet = !got_response_bytes_ && conn_->buffer.size() == 0 && !(parser_ && parser_->got_some()) &&
+                           !(stream_parser_ && stream_parser_->got_some());
     // A pooled connection the server has meanwhile closed fails like this; the
     // request never reached the application, so one fresh attempt is safe.
     if (reused_ && no_response_yet) {
@@ -709,6 +985,7 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
       conn_->close();
       conn_.reset();
       parser_.reset();
+      stream_parser_.reset();
       open();
       return;
     }
@@ -733,8 +1010,9 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
   void on_deadline() {
     if (finished_) return;
     resolver_.cancel();
+    auto limit = phase_ == Phase::streaming ? p_.stream_idle_timeout : p_.timeout;
     fail(ClientError::Kind::timeout, "request to " + host_and_port(p_.url) + " timed out after " +
-                                         std::to_string(p_.timeout.count()) + " ms " + std::string(phase_name(phase_)));
+                                         std::to_string(limit.count()) + " ms " + std::string(phase_name(phase_)));
   }
 
   void fail(ClientError::Kind kind, std::string message) { finish(error_result(kind, std::move(message)), false); }
@@ -742,7 +1020,7 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
   void finish(ClientResult result, bool reusable) {
     if (finished_) return;
     finished_ = true;
-    deadline_.cancel();
+    disarm_deadline();
     if (conn_) {
       if (reusable) {
         p_.client->release(conn_);
@@ -751,6 +1029,10 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
         conn_->close();
       }
       conn_.reset();
+    }
+    if (p_.stream) {
+      p_.stream->done(std::move(result.error));
+      return;
     }
     auto done = std::move(p_.done);
     done(std::move(result));
@@ -765,8 +1047,11 @@ class RequestOp : public std::enable_shared_from_this<RequestOp> {
   bool ip_literal_;
   bool finished_ = false;
   bool got_response_bytes_ = false;
+  unsigned deadline_gen_ = 0;
   Phase phase_ = Phase::resolving;
   std::optional<bhttp::response_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::response_parser<bhttp::buffer_body>> stream_parser_;
+  std::vector<char> chunk_;  // stream(): where the parser puts the body
 };
 
 }  // namespace
@@ -788,33 +1073,23 @@ std::size_t HttpClient::idle_connections() const {
   return impl_->idle_count();
 }
 
-void HttpClient::request(ClientRequest req, const TlsOptions& tls, std::function<void(ClientResult)> done) {
-  auto reject = [&](ClientError::Kind kind, std::string message) {
-    asio::post(impl_->ioc,
-               [done = std::move(done), r = error_result(kind, std::move(message))]() mutable { done(std::move(r)); });
-  };
-  auto url = parse_url(req.url);
-  if (!url) {
-    reject(ClientError::Kind::bad_url, "not an absolute http(s) URL without userinfo");
-    return;
-  }
-  auto verb = to_verb(req.method);
-  if (!verb) {
-    reject(ClientError::Kind::bad_url, "unsupported request method");
-    return;
-  }
+namespace {
 
-  RequestOp::Params p;
-  p.client = impl_;
+// Checks a request and builds the Beast message and pooling key; an error when
+// the request cannot be sent at all.
+std::optional<ClientError> prepare(ClientCore& core, ClientRequest& req, const TlsOptions& tls, RequestOp::Params& p) {
+  auto url = parse_url(req.url);
+  if (!url) return ClientError{ClientError::Kind::bad_url, "not an absolute http(s) URL without userinfo"};
+  auto verb = to_verb(req.method);
+  if (!verb) return ClientError{ClientError::Kind::bad_url, "unsupported request method"};
+
   p.timeout = req.timeout;
   p.max_response_bytes = req.max_response_bytes;
+  p.stream_idle_timeout = req.stream_idle_timeout;
   p.pool_key = url->scheme + "|" + url->host + "|" + std::to_string(url->port);
   if (url->scheme == "https") {
-    auto ctx = impl_->tls_context(tls);
-    if (auto* error = std::get_if<std::string>(&ctx)) {
-      reject(ClientError::Kind::tls, *error);
-      return;
-    }
+    auto ctx = core.tls_context(tls);
+    if (auto* error = std::get_if<std::string>(&ctx)) return ClientError{ClientError::Kind::tls, *error};
     p.tls_context = std::get<std::shared_ptr<ssl::context>>(ctx);
     p.tls_verify = tls.verify;
     p.pool_key += "|" + tls.profile_key();
@@ -825,11 +1100,10 @@ void HttpClient::request(ClientRequest req, const TlsOptions& tls, std::function
   out.target(url->target);
   out.version(11);
   out.set(bhttp::field::host, host_header(*url));
-  if (!impl_->options.user_agent.empty()) out.set(bhttp::field::user_agent, impl_->options.user_agent);
+  if (!core.options.user_agent.empty()) out.set(bhttp::field::user_agent, core.options.user_agent);
   for (auto& h : req.headers) {
     if (!is_token(h.name) || !is_safe_header_value(h.value)) {
-      reject(ClientError::Kind::protocol, "invalid request header (name or value not allowed in HTTP/1.1)");
-      return;
+      return ClientError{ClientError::Kind::protocol, "invalid request header (name or value not allowed in HTTP/1.1)"};
     }
     if (is_client_managed_header(h.name)) continue;
     if (iequals(h.name, "user-agent")) {
@@ -841,13 +1115,61 @@ void HttpClient::request(ClientRequest req, const TlsOptions& tls, std::function
   out.body() = std::move(req.body);
   out.keep_alive(true);
   out.prepare_payload();
-
   p.url = std::move(*url);
-  p.done = std::move(done);
-  auto conn = impl_->take_idle(p.pool_key);
-  asio::any_io_executor ex = conn ? conn->ex : asio::any_io_executor(asio::make_strand(impl_->ioc));
+  return std::nullopt;
+}
+
+// Starts the op on a pooled connection's strand, or on a fresh strand.
+std::shared_ptr<RequestOp> launch(const std::shared_ptr<ClientCore>& core, RequestOp::Params p) {
+  p.client = core;
+  auto conn = core->take_idle(p.pool_key);
+  asio::any_io_executor ex = conn ? conn->ex : asio::any_io_executor(asio::make_strand(core->ioc));
   auto op = std::make_shared<RequestOp>(std::move(p), ex, std::move(conn));
   asio::post(ex, [op] { op->start(); });
+  return op;
+}
+
+}  // namespace
+
+void HttpClient::request(ClientRequest req, const TlsOptions& tls, std::function<void(ClientResult)> done) {
+  RequestOp::Params p;
+  if (auto error = prepare(*impl_, req, tls, p)) {
+    asio::post(impl_->ioc,
+               [done = std::move(done), r = error_result(error->kind, std::move(error->message))]() mutable {
+                 done(std::move(r));
+               });
+    return;
+  }
+  p.done = std::move(done);
+  launch(impl_, std::move(p));
+}
+
+StreamHandle HttpClient::stream(ClientRequest req, const TlsOptions& tls,
+                                std::function<void(int status, const std::vector<http::Header>& headers)> on_head,
+                                std::function<bool(std::string_view chunk)> on_data,
+                                std::function<void(std::optional<ClientError>)> on_done) {
+  auto state = std::make_shared<StreamState>();
+  state->on_head = std::move(on_head);
+  state->on_data = std::move(on_data);
+  state->on_done = std::move(on_done);
+  StreamHandle handle;
+  handle.state_ = state;
+
+  RequestOp::Params p;
+  if (auto error = prepare(*impl_, req, tls, p)) {
+    asio::post(impl_->ioc, [state, e = std::move(*error)]() mutable { state->done(std::move(e)); });
+    return handle;
+  }
+  p.stream = state;
+  // Set under the lock before the op can run, so a cancel() racing the start still reaches it.
+  std::lock_guard lock(state->mu);
+  auto op = launch(impl_, std::move(p));
+  state->abort = [weak = std::weak_ptr<RequestOp>(op), ex = op->executor()] {
+    asio::post(ex, [weak] {
+      if (auto o = weak.lock()) o->abort_stream();
+    });
+  };
+  return handle;
 }
 
 }  // namespace o2gw::net
