@@ -10,7 +10,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then targets=(fuzz_http_request fuzz_config fuzz_inventory_file fuzz_query fuzz_callback_guard fuzz_kubeconfig
-  fuzz_k8s_watch); fi
+  fuzz_k8s_watch fuzz_alertmanager); fi
 O2GW_SETUP_FUZZ=1 O2GW_SETUP_TOOLS=0 bash scripts/setup.sh
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz --target "${targets[@]}"
@@ -48,6 +48,14 @@ for t in "${targets[@]}"; do
         printf '{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"3"}}}\n'
         printf '{"type":"DELETED","object":{"metadata":{"namespace":"x","name":"n","resourceVersion":"4"}}}\n'
         printf '{"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}}'; } > "$corpus/seed-watch" ;;
+    fuzz_alertmanager)
+      printf '%s' '{"version":"4","groupKey":"{}:{alertname=\"NodeDown\"}","truncatedAlerts":0,"status":"firing",'\
+'"receiver":"o2gw","groupLabels":{"alertname":"NodeDown"},"commonLabels":{},"commonAnnotations":{},'\
+'"externalURL":"http://am:9093","alerts":[{"status":"firing","labels":{"alertname":"NodeDown",'\
+'"node":"worker-1","severity":"critical"},"annotations":{"summary":"down"},"startsAt":"2026-11-27T07:00:00.123Z",'\
+'"endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://p/graph","fingerprint":"0123456789abcdef"},'\
+'{"status":"resolved","labels":{"instance":"worker-2:9100"},"startsAt":"2026-11-27T07:00:00+02:00",'\
+'"endsAt":"2026-11-27T08:00:00Z"}]}' > "$corpus/seed-webhook" ;;
   esac
   budget=(-max_total_time="$seconds")
   if [[ -n "${O2GW_FUZZ_RUNS:-}" ]]; then budget=(-runs="$O2GW_FUZZ_RUNS" -seed=1); fi

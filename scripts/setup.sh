@@ -10,6 +10,7 @@ packages=(
   nlohmann-json3-dev libssl-dev libspdlog-dev prometheus-cpp-dev libyaml-cpp-dev libsqlite3-dev
   googletest libgtest-dev libgmock-dev
   curl unzip python3 openssl
+  prometheus-alertmanager
 )
 if [[ "${O2GW_SETUP_BENCH:-0}" == 1 ]]; then packages+=(wrk nginx-light); fi
 if [[ "${O2GW_SETUP_FUZZ:-0}" == 1 ]]; then packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev); fi

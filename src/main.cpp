@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -12,9 +14,12 @@
 #include <span>
 #include <thread>
 
+#include "o2gw/alarms.hpp"
+#include "o2gw/alertmanager.hpp"
 #include "o2gw/api.hpp"
 #include "o2gw/config.hpp"
 #include "o2gw/events.hpp"
+#include "o2gw/health_alarms.hpp"
 #include "o2gw/http_client.hpp"
 #include "o2gw/inventory.hpp"
 #include "o2gw/logging.hpp"
@@ -202,6 +207,11 @@ int main(int argc, char** argv) {
                                                     o2gw::inventory_event_schema(),
                                                     cfg.subscriptions.max_subscriptions);
   inventory_subscriptions.load();
+  // Alarm subscriptions: their own family, filters over the AlarmEventNotification.
+  o2gw::SubscriptionService alarm_subscriptions(*store, o2gw::SubscriptionFamily::alarm, o2gw::alarm_event_schema(),
+                                                cfg.subscriptions.max_subscriptions);
+  alarm_subscriptions.set_filter_parser(o2gw::parse_alarm_subscription_filter);
+  alarm_subscriptions.load();
   o2gw::WebhookDeliverer::Deps delivery_deps;
   delivery_deps.store = store.get();
   delivery_deps.loop = &delivery_loop;
@@ -212,15 +222,38 @@ int main(int argc, char** argv) {
   delivery_deps.render = [](const o2gw::OutboxEntry& e, const o2gw::Subscription& s, const o2gw::EventRecord& ev) {
     return o2gw::render_inventory_notification(e.notification_id, s.record.consumer_subscription_id, ev);
   };
+  // One deliverer for both families: one outbox, one set of queues, breakers and dead letters.
+  delivery_deps.alarm_subscriptions = &alarm_subscriptions;
+  delivery_deps.render_alarm = [global_cloud_id = cfg.ocloud.global_cloud_id](
+                                   const o2gw::OutboxEntry&, const o2gw::Subscription& s, const o2gw::EventRecord& ev) {
+    return o2gw::render_alarm_notification(global_cloud_id, s.record.consumer_subscription_id, ev);
+  };
   o2gw::WebhookDeliverer deliverer(std::move(delivery_deps), o2gw::DeliveryOptions::from(cfg.webhooks));
   inventory_subscriptions.on_removed([&deliverer](const std::string& id) { deliverer.forget(id); });
+  alarm_subscriptions.on_removed([&deliverer](const std::string& id) { deliverer.forget(id); });
   deliverer.start();
   spdlog::info("{} inventory subscription(s) loaded", inventory_subscriptions.snapshot()->size());
   inventory.add_listener([&metrics](const o2gw::Change& c) { metrics.count_change(c); });
 
+  // Alarms: kept in the store, raised by the adapters through AlarmSink.
+  o2gw::AlarmServiceOptions alarm_options;
+  alarm_options.filter_mode = cfg.subscriptions.filter_mode;
+  alarm_options.default_retention_days = cfg.alarms.retention_days;
+  o2gw::AlarmService alarms(*store, inventory, alarm_options, &metrics);
+  try {
+    alarms.load();
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot load the alarms: {}", e.what());
+    o2gw::flush_logs();
+    return 1;
+  }
+  spdlog::info("{} alarm subscription(s) loaded", alarm_subscriptions.snapshot()->size());
+
   o2gw::Registry registry(o2gw::FactoryTable::global(),
-                          {*o2gw::Uuid::parse(cfg.ocloud.id), &inventory, cfg.data_dir});
+                          {*o2gw::Uuid::parse(cfg.ocloud.id), &inventory, cfg.data_dir, &alarms});
   registry.on_states([&metrics](const auto& states) { metrics.set_adapter_states(states); });
+  // An unhealthy adapter instance is an alarm on its deployment manager.
+  o2gw::AdapterHealthAlarms health_alarms(registry, inventory, alarms, *o2gw::Uuid::parse(cfg.ocloud.id));
   metrics.set_collect_hook([&] {
     for (std::size_t k = 0; k < o2gw::kKindCount; ++k) {
       auto kind = static_cast<o2gw::Kind>(k);
@@ -269,6 +302,25 @@ int main(int argc, char** argv) {
   o2gw::EventsApiContext events_api{&inventory_subscriptions, &deliverer, store.get(), &delivery_loop,
                                     &webhook_client, &*guard};
   o2gw::register_subscriptions_api(router, api, events_api);
+  o2gw::register_monitoring_api(router, api, events_api, {&alarms, &alarm_subscriptions, &delivery_loop});
+  // Alertmanager alerts become alarms; their store writes run on the delivery loop.
+  o2gw::register_alertmanager_receiver(router, alarms, inventory, cfg.alarms.alertmanager, &metrics,
+                                       [&delivery_loop](std::function<void()> work) {
+                                         delivery_loop.post(std::move(work));
+                                       });
+  alarms.connect(&alarm_subscriptions, &deliverer,
+                 o2gw::service_uri(cfg) + std::string(o2gw::kMonitoringApiRoot) + "/v1/alarms");
+  // Cleared alarms past the retention period go every alarms.purge_interval.
+  std::jthread alarm_purger([&alarms, interval = cfg.alarms.purge_interval](std::stop_token st) {
+    std::mutex mu;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mu);
+    for (;;) {
+      wake.wait_for(lock, st, interval, [] { return false; });
+      if (st.stop_requested()) return;
+      alarms.purge();
+    }
+  });
   // Every inventory change is matched and in the outbox before the adapter's write returns.
   o2gw::InventoryNotifier notifier(*store, inventory_subscriptions, deliverer, cfg.subscriptions.filter_mode,
                                    o2gw::service_uri(cfg) + std::string(o2gw::kInventoryApiRoot) + "/v1", &metrics,
@@ -296,6 +348,8 @@ int main(int argc, char** argv) {
 
   server.run();
   ready_watch.request_stop();
+  alarm_purger.request_stop();
+  alarm_purger.join();
   spdlog::info("server stopped; stopping adapters");
   if (adapter_starter.joinable()) adapter_starter.join();
   registry.stop();

@@ -18,6 +18,8 @@ class SubscriptionService;
 class WebhookDeliverer;
 class Store;
 class CallbackGuard;
+class AttributeSchema;
+class AlarmService;
 namespace net {
 class EventLoop;
 class HttpClient;
@@ -49,6 +51,30 @@ void register_inventory_api(Router& router, const ApiContext& ctx);
 void register_admin_api(Router& router, const ApiContext& ctx);
 // Inventory subscriptions under /v1 and /v2, and the admin dead-letter endpoints.
 void register_subscriptions_api(Router& router, const ApiContext& ctx, const EventsApiContext& events);
+
+// One family's subscription collection: POST, GET list, GET one, DELETE, with the
+// shared body validation (callback, consumerSubscriptionId, filter) and store work.
+struct SubscriptionRoutes {
+  std::string base;          // ".../v1/subscriptions"
+  std::string id_attribute;  // "subscriptionId", "alarmSubscriptionId"
+  std::string object_name;   // for messages: "a Subscription", "AlarmSubscriptionInfo"
+  SubscriptionService* service = nullptr;  // also compiles the filter
+  const AttributeSchema* schema = nullptr;  // of the subscription object (list queries)
+  int duplicate_status = 400;               // an identical subscription exists
+};
+void register_subscription_routes(Router& router, const ApiContext& ctx, const EventsApiContext& events,
+                                  const SubscriptionRoutes& routes);
+
+// O2-IMS infrastructure monitoring (/o2ims-infrastructureMonitoring): alarms, alarm
+// subscriptions, the alarm service configuration and probable causes; and the
+// admin purge (POST /admin/v1/alarms/purge).
+struct MonitoringApiContext {
+  AlarmService* alarms = nullptr;
+  SubscriptionService* alarm_subscriptions = nullptr;
+  net::EventLoop* loop = nullptr;  // store writes run here, never on an I/O thread
+};
+void register_monitoring_api(Router& router, const ApiContext& ctx, const EventsApiContext& events,
+                             const MonitoringApiContext& monitoring);
 
 // The O-Cloud's serviceUri: configured, or http://<listen address>:<port>; no trailing slash.
 std::string service_uri(const Config& cfg);

@@ -139,8 +139,35 @@ struct WebhooksConfig {
   std::vector<WebhookHostConfig> hosts;
 };
 
+// Prometheus Alertmanager webhook receiver (POST /internal/v1/alertmanager).
+struct AlertmanagerConfig {
+  bool enabled = true;
+  // Labels naming the alarmed object, tried in order: the first present whose
+  // value resolves (an O2 resource id, or a resource's name such as a
+  // Kubernetes node name) wins.
+  std::vector<std::string> resource_labels{"o2_resource_id", "resource_id", "node", "instance"};
+  // Label matched against the alarm definitions of the resource's type (by name or key).
+  std::string definition_label = "alertname";
+  std::string severity_label = "severity";
+  // Label value (lower-case) -> perceivedSeverity; unknown values: INDETERMINATE.
+  std::vector<std::pair<std::string, int>> severity_map{
+      {"critical", 0}, {"major", 1}, {"error", 1}, {"minor", 2}, {"warning", 3}, {"info", 4}, {"none", 4}};
+  // When set, the receiver requires `Authorization: Bearer <token>` (read from token_file; never logged).
+  std::filesystem::path token_file;
+  std::string token;
+};
+
+struct AlarmsConfig {
+  // alarmServiceConfiguration.retentionPeriod until the API changes it (then the stored value wins).
+  int retention_days = 30;
+  // How often cleared alarms older than the retention period are purged.
+  std::chrono::seconds purge_interval{3600};
+  AlertmanagerConfig alertmanager;
+};
+
 struct Config {
   ServerConfig server;
+  AlarmsConfig alarms;
   SubscriptionsConfig subscriptions;
   WebhooksConfig webhooks;
   QueryConfig query;

@@ -79,6 +79,14 @@ class SubscriptionService {
   // Called after a subscription is removed (the deliverer drops its queue).
   void on_removed(std::function<void(const std::string& id)> fn);
 
+  // How a filter text is compiled (default: Filter::parse against the filter schema).
+  // A family with its own filter forms (alarm subscriptions also take an event type
+  // name) sets this before load().
+  using FilterParser = std::function<Parsed<Filter>(std::string_view text)>;
+  void set_filter_parser(FilterParser parser) { parser_ = std::move(parser); }
+  [[nodiscard]] Parsed<Filter> parse_filter(std::string_view text) const;
+  [[nodiscard]] SubscriptionFamily family() const { return family_; }
+
  private:
   void publish(std::vector<SubscriptionPtr> subs);
   Store& store_;
@@ -88,8 +96,11 @@ class SubscriptionService {
   mutable std::mutex mu_;  // guards writers and snapshot_
   Snapshot snapshot_;
   std::vector<std::function<void(const std::string&)>> removed_listeners_;
+  FilterParser parser_;
 };
 
+// The subscription's representation names its id "subscriptionId" (inventory) or
+// "alarmSubscriptionId" (alarm), after record.family.
 SubscriptionPtr make_subscription(SubscriptionRecord record, Filter filter);
 
 // Options of the delivery engine (from WebhooksConfig).
@@ -133,6 +144,11 @@ class WebhookDeliverer {
     std::shared_ptr<const SigningKeyRing> keys;
     // Renders the body for an entry (family specific).
     std::function<std::string(const OutboxEntry&, const Subscription&, const EventRecord&)> render;
+    // Alarm subscriptions share the outbox, the queues, the breakers and the dead-letter
+    // list; an entry whose event is of the alarm family is looked up here and rendered
+    // by render_alarm. Both null: alarm entries are not delivered.
+    SubscriptionService* alarm_subscriptions = nullptr;
+    std::function<std::string(const OutboxEntry&, const Subscription&, const EventRecord&)> render_alarm;
   };
   WebhookDeliverer(Deps deps, DeliveryOptions options);
   ~WebhookDeliverer();

@@ -34,6 +34,9 @@ class Metrics {
   void set_inventory_conflicts(double n);
   void set_adapter_states(const std::vector<AdapterState>& states);
   void set_ready(bool ready);
+  // Alarm events: "raised", "changed", "cleared", "acknowledged"; and the active alarms.
+  void count_alarm(std::string_view event);
+  void set_active_alarms(double n);
 
   // Runs before each scrape to refresh gauges that are cheaper to read than to track.
   void set_collect_hook(std::function<void()> hook);

@@ -21,6 +21,7 @@
 namespace o2gw {
 
 class InventoryCache;
+class AlarmSink;
 
 enum class AdapterStatus { starting, active, disabled, failed, unhealthy };
 std::string_view status_name(AdapterStatus s);
@@ -36,6 +37,7 @@ struct AdapterContext {
   Uuid ocloud_id;
   InventoryCache* inventory = nullptr;  // for ims adapters
   std::filesystem::path data_dir;
+  AlarmSink* alarms = nullptr;  // where adapters raise and clear alarms (null: alarms off)
 
   // Deterministic O2 id: UUIDv5(oCloudId, "<instance>/<kind>/<backend key>").
   [[nodiscard]] std::string derive_id(std::string_view kind, std::string_view backend_key) const;
@@ -97,6 +99,7 @@ class Registry {
     Uuid ocloud_id;
     InventoryCache* inventory = nullptr;
     std::filesystem::path data_dir;
+    AlarmSink* alarms = nullptr;
   };
   Registry(const FactoryTable& factories, Services services);
   ~Registry();
@@ -122,6 +125,9 @@ class Registry {
 
   // Notified (from the health loop thread) after each round, for metrics.
   void on_states(std::function<void(const std::vector<AdapterState>&)> fn);
+  // Any number of listeners, called after on_states's, in the order added.
+  // Add them before start_health_loop.
+  void add_states_listener(std::function<void(const std::vector<AdapterState>&)> fn);
 
  private:
   struct Instance;
@@ -131,6 +137,7 @@ class Registry {
   std::atomic<bool> started_{false};
   mutable std::mutex mu_;
   std::function<void(const std::vector<AdapterState>&)> on_states_;
+  std::vector<std::function<void(const std::vector<AdapterState>&)>> states_listeners_;  // guarded by mu_
   std::jthread health_thread_;
   std::condition_variable_any health_cv_;
   std::mutex health_mu_;

@@ -83,6 +83,28 @@ struct DigestChanges {
   [[nodiscard]] bool empty() const { return upserts.empty() && removals.empty(); }
 };
 
+// One alarm (AlarmEventRecord) as stored: its identity within its source, whether
+// it is still active, and the record as served.
+struct AlarmRow {
+  std::string id;               // alarmEventRecordId
+  std::string source;           // AlarmReport::source
+  std::string key;              // AlarmReport::key
+  bool active = true;           // false once cleared
+  std::string clearing_type;    // the definition's clearingType when raised ("MANUAL", "AUTOMATIC", "")
+  std::string record_json;      // the AlarmEventRecord
+  std::int64_t raised_ms = 0;
+  std::int64_t changed_ms = 0;
+  std::int64_t cleared_ms = 0;  // 0 while active
+};
+
+// One event in an alarm's life: the record as it was after the event.
+struct AlarmHistoryRow {
+  std::string alarm_id;
+  int event_type = 0;  // AlarmEventType
+  std::string record_json;
+  std::int64_t at_ms = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -132,6 +154,19 @@ class Store {
   // (all of them when ids is empty); entries whose subscription no longer exists stay
   // dead. Returns the entries moved.
   virtual std::vector<OutboxEntry> replay(std::span<const std::string> notification_ids, std::int64_t now_ms) = 0;
+
+  // --- alarms
+  // Inserts or replaces the alarm row and appends `event` to its history, with the
+  // notifications it produced (may be empty), in one transaction.
+  virtual void save_alarm(const AlarmRow& alarm, const AlarmHistoryRow& event, std::span<PendingEvent> notifications) = 0;
+  // Every stored alarm, ordered by id.
+  [[nodiscard]] virtual std::vector<AlarmRow> alarms() = 0;
+  [[nodiscard]] virtual std::vector<AlarmHistoryRow> alarm_history(const std::string& alarm_id) = 0;
+  // Deletes the cleared alarms cleared before `cleared_before_ms`, with their history; returns their ids.
+  virtual std::vector<std::string> purge_alarms(std::int64_t cleared_before_ms) = 0;
+  // The alarm service configuration (AlarmServiceConfiguration JSON); nullopt until first saved.
+  [[nodiscard]] virtual std::optional<std::string> alarm_configuration() = 0;
+  virtual void save_alarm_configuration(const std::string& json) = 0;
 };
 
 // Opens (creating if needed) the SQLite database at `path`, enables WAL and

@@ -41,7 +41,7 @@ struct NewSubscription {
   Filter filter;
 };
 
-Parsed<NewSubscription> parse_subscription(const http::Request& req, const AttributeSchema& filter_schema,
+Parsed<NewSubscription> parse_subscription(const http::Request& req, const SubscriptionRoutes& kind,
                                            const CallbackGuard& guard) {
   auto bad = [](std::string detail) { return Problem{400, "Bad Request", std::move(detail)}; };
   if (!json_media_type(req.header("Content-Type"))) {
@@ -49,10 +49,10 @@ Parsed<NewSubscription> parse_subscription(const http::Request& req, const Attri
   }
   nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
   if (body.is_discarded()) return bad("the request body is not valid JSON");
-  if (!body.is_object()) return bad("the request body must be a JSON object (a Subscription)");
+  if (!body.is_object()) return bad("the request body must be a JSON object (" + kind.object_name + ")");
   NewSubscription out;
   for (const auto& [key, value] : body.items()) {
-    if (key == "subscriptionId") return bad("subscriptionId is allocated by the O-Cloud and must not be sent");
+    if (key == kind.id_attribute) return bad(kind.id_attribute + " is allocated by the O-Cloud and must not be sent");
     if (key == "callback") {
       if (!value.is_string()) return bad("callback must be a string");
       out.record.callback = value.get<std::string>();
@@ -67,7 +67,7 @@ Parsed<NewSubscription> parse_subscription(const http::Request& req, const Attri
       if (!value.is_string()) return bad("filter must be a string");
       out.record.filter = value.get<std::string>();
     } else {
-      return bad("unknown field '" + key + "' (a Subscription has callback, consumerSubscriptionId and filter)");
+      return bad("unknown field '" + key + "' (" + kind.object_name + " has callback, consumerSubscriptionId and filter)");
     }
   }
   if (!body.contains("callback")) return bad("callback is required");
@@ -78,15 +78,16 @@ Parsed<NewSubscription> parse_subscription(const http::Request& req, const Attri
   if (out.record.filter.size() > kMaxFilterLength) {
     return bad("filter is longer than " + std::to_string(kMaxFilterLength) + " characters");
   }
-  auto filter = Filter::parse(out.record.filter, filter_schema);
+  auto filter = kind.service->parse_filter(out.record.filter);
   if (!filter) return bad("invalid filter: " + filter.problem().detail);
   out.filter = std::move(*filter);
   return out;
 }
 
 // Lists through the query engine (filter, selectors, sort, paging) like every list.
-http::Response list_subscriptions(const http::Request& req, const SubscriptionService& service, const Pager& pager) {
-  auto query = ListQuery::from_request(req, subscription_schema(), pager);
+http::Response list_subscriptions(const http::Request& req, const SubscriptionService& service,
+                                  const AttributeSchema& schema, const Pager& pager) {
+  auto query = ListQuery::from_request(req, schema, pager);
   if (!query) return problem_response(req, query.problem());
   auto snap = service.snapshot();
   std::vector<QueryItem> items;
@@ -124,35 +125,36 @@ void verify_callback(net::HttpClient& client, const std::string& callback, std::
 
 }  // namespace
 
-void register_subscriptions_api(Router& router, const ApiContext& ctx, const EventsApiContext& ev) {
+void register_subscription_routes(Router& router, const ApiContext& ctx, const EventsApiContext& ev,
+                                  const SubscriptionRoutes& kind_in) {
   using http::Method;
-  SubscriptionService* service = ev.inventory_subscriptions;
+  auto kind = std::make_shared<const SubscriptionRoutes>(kind_in);
+  SubscriptionService* service = kind->service;
   const Pager* pager = ctx.pager;
   const Config* cfg = ctx.config;
-  const std::string root(kInventoryApiRoot);
-
-  for (const char* major : {"v1", "v2"}) {
-    const std::string base = root + "/" + major + "/subscriptions";
-    router.add(Method::get, base, [service, pager](const http::Request& req, const PathParams&) {
-      return list_subscriptions(req, *service, *pager);
+  const std::string& base = kind->base;
+  const std::string param = kind->id_attribute;
+  {
+    router.add(Method::get, base, [service, pager, kind](const http::Request& req, const PathParams&) {
+      return list_subscriptions(req, *service, *kind->schema, *pager);
     });
 
-    router.add(Method::get, base + "/{subscriptionId}", [service](const http::Request& req, const PathParams& p) {
-      const std::string& id = p.get("subscriptionId");
-      if (!is_uuid(id)) return problem_response(req, 400, "subscriptionId '" + id + "' is not a valid UUID");
+    router.add(Method::get, base + "/{" + param + "}", [service, kind](const http::Request& req, const PathParams& p) {
+      const std::string& id = p.get(kind->id_attribute);
+      if (!is_uuid(id)) return problem_response(req, 400, kind->id_attribute + " '" + id + "' is not a valid UUID");
       auto sub = service->find(lower(id));
-      if (!sub) return problem_response(req, 404, "no subscription with subscriptionId " + id);
+      if (!sub) return problem_response(req, 404, "no subscription with " + kind->id_attribute + " " + id);
       if (req.query.empty()) return json_response(sub->json);
-      auto query = SingleQuery::from_request(req, subscription_schema());
+      auto query = SingleQuery::from_request(req, *kind->schema);
       if (!query) return problem_response(req, query.problem());
       std::string out;
       query->selector().append_selected(sub->doc, sub->json, out);
       return json_response(std::move(out));
     });
 
-    router.add_async(Method::post, base, [service, cfg, ev](const http::Request& req, const PathParams&,
-                                                             Responder respond) {
-      auto parsed = parse_subscription(req, inventory_event_schema(), *ev.guard);
+    router.add_async(Method::post, base, [service, cfg, ev, kind](const http::Request& req, const PathParams&,
+                                                                   Responder respond) {
+      auto parsed = parse_subscription(req, *kind, *ev.guard);
       if (!parsed) {
         respond(problem_response(req, parsed.problem()));
         return;
@@ -164,11 +166,13 @@ void register_subscriptions_api(Router& router, const ApiContext& ctx, const Eve
       shell->path = path;
       shell->request_id = req.request_id;
       std::string callback = parsed->record.callback;
-      auto create = [service, ev, shell, respond, sub = std::make_shared<NewSubscription>(std::move(*parsed))] {
-        ev.loop->post([service, shell, respond, sub] {
+      const int duplicate_status = kind->duplicate_status;
+      auto create = [service, ev, shell, respond, duplicate_status,
+                     sub = std::make_shared<NewSubscription>(std::move(*parsed))] {
+        ev.loop->post([service, shell, respond, sub, duplicate_status] {
           SubscriptionService::CreateResult result = Problem{};
           try {
-            result = service->create(std::move(sub->record), std::move(sub->filter), 400);
+            result = service->create(std::move(sub->record), std::move(sub->filter), duplicate_status);
           } catch (const std::exception& e) {
             spdlog::error("creating a subscription failed: {}", e.what());
             respond(problem_response(*shell, 500, "the subscription could not be stored; see the server log"));
@@ -198,17 +202,17 @@ void register_subscriptions_api(Router& router, const ApiContext& ctx, const Eve
                       });
     });
 
-    router.add_async(Method::del, base + "/{subscriptionId}",
-                     [service, ev](const http::Request& req, const PathParams& p, Responder respond) {
-                       std::string id = p.get("subscriptionId");
+    router.add_async(Method::del, base + "/{" + param + "}",
+                     [service, ev, kind](const http::Request& req, const PathParams& p, Responder respond) {
+                       std::string id = p.get(kind->id_attribute);
                        if (!is_uuid(id)) {
-                         respond(problem_response(req, 400, "subscriptionId '" + id + "' is not a valid UUID"));
+                         respond(problem_response(req, 400, kind->id_attribute + " '" + id + "' is not a valid UUID"));
                          return;
                        }
                        auto shell = std::make_shared<http::Request>();
                        shell->path = req.path;
                        shell->request_id = req.request_id;
-                       ev.loop->post([service, shell, respond, id = lower(id)] {
+                       ev.loop->post([service, shell, respond, kind, id = lower(id)] {
                          bool removed = false;
                          try {
                            removed = service->remove(id);
@@ -218,7 +222,7 @@ void register_subscriptions_api(Router& router, const ApiContext& ctx, const Eve
                            return;
                          }
                          if (!removed) {
-                           respond(problem_response(*shell, 404, "no subscription with subscriptionId " + id));
+                           respond(problem_response(*shell, 404, "no subscription with " + kind->id_attribute + " " + id));
                            return;
                          }
                          http::Response r;
@@ -226,6 +230,21 @@ void register_subscriptions_api(Router& router, const ApiContext& ctx, const Eve
                          respond(std::move(r));
                        });
                      });
+  }
+}
+
+void register_subscriptions_api(Router& router, const ApiContext& ctx, const EventsApiContext& ev) {
+  using http::Method;
+  const std::string root(kInventoryApiRoot);
+  for (const char* major : {"v1", "v2"}) {
+    SubscriptionRoutes kind;
+    kind.base = root + "/" + major + "/subscriptions";
+    kind.id_attribute = "subscriptionId";
+    kind.object_name = "a Subscription";
+    kind.service = ev.inventory_subscriptions;
+    kind.schema = &subscription_schema();
+    kind.duplicate_status = 400;
+    register_subscription_routes(router, ctx, ev, kind);
   }
 
   // Admin: the dead-letter list and its replay.

@@ -227,7 +227,7 @@ void apply_env(nlohmann::json& doc, char** env) {
     // O2GW_SERVICE_HOST, O2GW_PORT... for a Service called o2gw, and those must not fail start-up.
     static constexpr std::string_view kSections[] = {"server", "ocloud", "log",     "data_dir",
                                                      "registry", "adapters", "query",
-                                                     "subscriptions", "webhooks"};
+                                                     "subscriptions", "webhooks", "alarms"};
     std::string_view head = std::string_view(name).substr(0, name.find("__"));
     if (std::find(std::begin(kSections), std::end(kSections), head) == std::end(kSections)) continue;
     std::vector<std::string> parts;
@@ -334,6 +334,50 @@ void parse_subscriptions(SectionReader& root, SubscriptionsConfig& out) {
   out.max_subscriptions = static_cast<std::size_t>(r.integer("max_subscriptions", 10000, 1, 1000000));
   out.callback_allow = string_list(r, "callback_allow");
   out.callback_deny = string_list(r, "callback_deny");
+  r.finish();
+}
+
+void parse_alarms(SectionReader& root, AlarmsConfig& out) {
+  SectionReader r(root.object("alarms"), "alarms");
+  out.retention_days = static_cast<int>(r.integer("retention_days", 30, 1, 36500));
+  out.purge_interval = std::chrono::seconds(r.integer("purge_interval_s", 3600, 1, 7LL * 86400));
+  SectionReader am(r.object("alertmanager"), "alarms.alertmanager");
+  AlertmanagerConfig& a = out.alertmanager;
+  a.enabled = am.boolean("enabled", true);
+  if (am.has("resource_labels")) {
+    a.resource_labels = string_list(am, "resource_labels");
+    if (a.resource_labels.empty()) throw ConfigError(am.path("resource_labels"), "must name at least one label");
+  } else {
+    (void)am.array("resource_labels");
+  }
+  a.definition_label = am.string("definition_label", a.definition_label);
+  if (a.definition_label.empty()) throw ConfigError(am.path("definition_label"), "must not be empty");
+  a.severity_label = am.string("severity_label", a.severity_label);
+  if (a.severity_label.empty()) throw ConfigError(am.path("severity_label"), "must not be empty");
+  if (am.has("severity_map")) {
+    const nlohmann::json labels = am.object("severity_map");
+    SectionReader m(labels, "alarms.alertmanager.severity_map");
+    std::vector<std::pair<std::string, int>> map;
+    for (const auto& [label, value] : labels.items()) {
+      // 0 CRITICAL .. 4 INDETERMINATE; 5 (CLEARED) is what a resolved alert does.
+      int severity = static_cast<int>(m.integer(label, std::nullopt, 0, 4));
+      std::string lower = label;
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      map.emplace_back(std::move(lower), severity);
+    }
+    m.finish();
+    a.severity_map = std::move(map);
+  } else {
+    (void)am.object("severity_map");
+  }
+  std::string token_file = am.string("token_file", "");
+  if (!token_file.empty()) {
+    a.token_file = token_file;
+    a.token = read_secret_file(am.path("token_file"), token_file);
+    if (a.token.empty()) throw ConfigError(am.path("token_file"), "is empty");
+  }
+  am.finish();
   r.finish();
 }
 
@@ -454,6 +498,7 @@ Config parse_config(const nlohmann::json& doc) {
 
   parse_subscriptions(root, cfg.subscriptions);
   parse_webhooks(root, cfg.webhooks);
+  parse_alarms(root, cfg.alarms);
 
   SectionReader registry(root.object("registry"), "registry");
   cfg.health_interval = ms(registry.integer("health_interval_ms", 5000, 100, 3600000));

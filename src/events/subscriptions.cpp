@@ -72,7 +72,7 @@ const AttributeSchema& subscription_schema() {
 SubscriptionPtr make_subscription(SubscriptionRecord record, Filter filter) {
   auto s = std::make_shared<Subscription>();
   s->doc = nlohmann::json::object();
-  s->doc["subscriptionId"] = record.id;
+  s->doc[record.family == SubscriptionFamily::alarm ? "alarmSubscriptionId" : "subscriptionId"] = record.id;
   if (!record.consumer_subscription_id.empty()) s->doc["consumerSubscriptionId"] = record.consumer_subscription_id;
   if (!record.filter.empty()) s->doc["filter"] = record.filter;
   s->doc["callback"] = record.callback;
@@ -95,7 +95,7 @@ SubscriptionService::SubscriptionService(Store& store, SubscriptionFamily family
 void SubscriptionService::load() {
   std::vector<SubscriptionPtr> subs;
   for (auto& rec : store_.subscriptions(family_)) {
-    auto f = Filter::parse(rec.filter, filter_schema_);
+    auto f = parse_filter(rec.filter);
     if (!f) {
       // Better to deliver nothing than everything the subscriber asked to exclude.
       spdlog::error("subscription {}: stored filter no longer valid ({}); it matches no event until recreated",
@@ -171,6 +171,11 @@ bool SubscriptionService::remove(const std::string& id) {
   spdlog::info("subscription {} deleted", id);
   for (const auto& l : listeners) l(id);
   return true;
+}
+
+Parsed<Filter> SubscriptionService::parse_filter(std::string_view text) const {
+  if (parser_) return parser_(text);
+  return Filter::parse(text, filter_schema_);
 }
 
 void SubscriptionService::on_removed(std::function<void(const std::string& id)> fn) {

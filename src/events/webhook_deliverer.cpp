@@ -82,6 +82,13 @@ struct WebhookDeliverer::Impl : std::enable_shared_from_this<Impl> {
     if (deps.metrics != nullptr) deps.metrics->count_notifications(outcome);
   }
 
+  // Subscription ids are UUIDs allocated by o2gw: unique across families.
+  SubscriptionPtr find_subscription(const std::string& id) const {
+    if (auto sub = deps.subscriptions->find(id)) return sub;
+    if (deps.alarm_subscriptions != nullptr) return deps.alarm_subscriptions->find(id);
+    return nullptr;
+  }
+
   const HostProfile* profile_for(const net::UrlParts& u) const {
     auto it = profiles.find(u.host + ":" + std::to_string(u.port));
     if (it == profiles.end()) it = profiles.find(u.host);
@@ -92,7 +99,7 @@ struct WebhookDeliverer::Impl : std::enable_shared_from_this<Impl> {
     auto [it, fresh] = queues.try_emplace(sub_id);
     if (fresh) {
       it->second.id = sub_id;
-      if (auto sub = deps.subscriptions->find(sub_id)) {
+      if (auto sub = find_subscription(sub_id)) {
         if (auto u = net::parse_url(sub->record.callback)) it->second.endpoint = u->host + ":" + std::to_string(u->port);
       }
     }
@@ -238,7 +245,7 @@ struct WebhookDeliverer::Impl : std::enable_shared_from_this<Impl> {
   void send(Queue& q) {
     Item& head = q.items.front();
     const std::int64_t now = now_ms();
-    auto sub = deps.subscriptions->find(q.id);
+    auto sub = find_subscription(q.id);
     if (!sub) {  // deleted meanwhile: its outbox rows went with it
       drop_queue(q.id);
       return;
@@ -253,7 +260,9 @@ struct WebhookDeliverer::Impl : std::enable_shared_from_this<Impl> {
     req.method = http::Method::post;
     req.url = sub->record.callback;
     req.timeout = opt.timeout;
-    req.body = deps.render(head.entry, *sub, *head.event);
+    req.body = head.event->family == SubscriptionFamily::alarm && deps.render_alarm
+                   ? deps.render_alarm(head.entry, *sub, *head.event)
+                   : deps.render(head.entry, *sub, *head.event);
     req.headers = {{"Content-Type", "application/json"},
                    {"X-O2-Notification-Id", head.entry.notification_id},
                    {"X-O2-Subscription-Id", q.id},
@@ -354,7 +363,11 @@ struct WebhookDeliverer::Impl : std::enable_shared_from_this<Impl> {
         spdlog::warn("subscription {}: callback answered 410 Gone; deleting the subscription", id);
         release_slot();
         try {
-          deps.subscriptions->remove(id);  // its listeners call forget()
+          if (deps.subscriptions->find(id)) {
+            deps.subscriptions->remove(id);  // its listeners call forget()
+          } else if (deps.alarm_subscriptions != nullptr) {
+            deps.alarm_subscriptions->remove(id);
+          }
         } catch (const std::exception& e) {
           spdlog::error("deleting subscription {} after 410 failed: {}", id, e.what());
         }
@@ -377,7 +390,7 @@ struct WebhookDeliverer::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void invalidate_token(Queue& q) {
-    auto sub = deps.subscriptions->find(q.id);
+    auto sub = find_subscription(q.id);
     if (!sub) return;
     auto u = net::parse_url(sub->record.callback);
     if (!u) return;
@@ -624,7 +637,7 @@ void WebhookDeliverer::submit(std::vector<OutboxEntry> entries, std::vector<std:
       by_sub[e.subscription_id].push_back({std::move(e), std::move(ev)});
     }
     for (auto& [id, items] : by_sub) {
-      if (!impl->deps.subscriptions->find(id)) continue;  // deleted between match and now
+      if (!impl->find_subscription(id)) continue;  // deleted between match and now
       Queue& q = impl->queue_for(id);
       impl->add_items(q, std::move(items));
       impl->pump(q);

@@ -64,6 +64,15 @@ struct Metrics::Impl {
       prometheus::BuildGauge().Name("o2gw_ready").Help("1 when /readyz answers 200").Register(*registry);
   prometheus::Gauge& ready = ready_family.Add({});
 
+  prometheus::Family<prometheus::Counter>& alarm_events =
+      prometheus::BuildCounter()
+          .Name("o2gw_alarm_events_total")
+          .Help("Alarm events by type: raised, changed, cleared, acknowledged")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& active_alarms_family =
+      prometheus::BuildGauge().Name("o2gw_alarms_active").Help("Alarms raised and not cleared").Register(*registry);
+  prometheus::Gauge& active_alarms = active_alarms_family.Add({});
+
   prometheus::Family<prometheus::Counter>& notifications =
       prometheus::BuildCounter()
           .Name("o2gw_notifications_total")
@@ -168,6 +177,13 @@ void Metrics::count_notifications(std::string_view outcome, double n) {
   std::lock_guard lock(impl_->mu);
   impl_->notifications.Add({{"outcome", std::string(outcome)}}).Increment(n);
 }
+
+void Metrics::count_alarm(std::string_view event) {
+  std::lock_guard lock(impl_->mu);
+  impl_->alarm_events.Add({{"event", std::string(event)}}).Increment();
+}
+
+void Metrics::set_active_alarms(double n) { impl_->active_alarms.Set(n); }
 
 void Metrics::set_outbox_depth(const std::string& subscription_id, double n) {
   std::lock_guard lock(impl_->mu);

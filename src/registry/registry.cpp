@@ -121,7 +121,7 @@ void Registry::start(const std::vector<AdapterSpec>& specs) {
     std::string detail;
     try {
       if (f == nullptr) throw std::runtime_error("no factory for type " + spec.type);
-      AdapterContext ctx{spec, services_.ocloud_id, services_.inventory, services_.data_dir};
+      AdapterContext ctx{spec, services_.ocloud_id, services_.inventory, services_.data_dir, services_.alarms};
       adapter = f->create(ctx);
       adapter->start();
       spdlog::info("adapter {} ({}/{}) started", spec.name, category_name(spec.category), spec.type);
@@ -206,7 +206,14 @@ void Registry::check_all(std::chrono::milliseconds timeout) {
       std::thread([f = std::move(p.result)]() mutable { f.wait(); }).detach();
     }
   }
-  if (on_states_) on_states_(states());
+  const std::vector<AdapterState> now = states();
+  if (on_states_) on_states_(now);
+  std::vector<std::function<void(const std::vector<AdapterState>&)>> listeners;
+  {
+    std::lock_guard lock(mu_);
+    listeners = states_listeners_;
+  }
+  for (const auto& listener : listeners) listener(now);
 }
 
 void Registry::start_health_loop(std::chrono::milliseconds interval) {
@@ -252,5 +259,10 @@ bool Registry::all_synced() const {
 }
 
 void Registry::on_states(std::function<void(const std::vector<AdapterState>&)> fn) { on_states_ = std::move(fn); }
+
+void Registry::add_states_listener(std::function<void(const std::vector<AdapterState>&)> fn) {
+  std::lock_guard lock(mu_);
+  states_listeners_.push_back(std::move(fn));
+}
 
 }  // namespace o2gw

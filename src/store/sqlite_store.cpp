@@ -88,6 +88,33 @@ CREATE TABLE object_digests (
   object_ref TEXT NOT NULL
 );
 )sql"},
+    {3, "alarms, alarm history and the alarm service configuration", R"sql(
+CREATE TABLE alarms (
+  id TEXT PRIMARY KEY,
+  source TEXT NOT NULL,
+  alarm_key TEXT NOT NULL,
+  active INTEGER NOT NULL,
+  clearing_type TEXT NOT NULL,
+  record_json TEXT NOT NULL,
+  raised_ms BIGINT NOT NULL,
+  changed_ms BIGINT NOT NULL,
+  cleared_ms BIGINT NOT NULL
+);
+CREATE INDEX alarms_by_source ON alarms (source, alarm_key, active);
+CREATE INDEX alarms_by_cleared ON alarms (active, cleared_ms);
+CREATE TABLE alarm_history (
+  alarm_id TEXT NOT NULL REFERENCES alarms (id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  event_type INTEGER NOT NULL,
+  record_json TEXT NOT NULL,
+  at_ms BIGINT NOT NULL,
+  PRIMARY KEY (alarm_id, seq)
+);
+CREATE TABLE alarm_service_configuration (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  config_json TEXT NOT NULL
+);
+)sql"},
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
@@ -316,48 +343,103 @@ class SqliteStore final : public Store {
       return;
     }
 
-    std::int64_t first_seq = 0;
-    {
-      Query q = query("SELECT next_value FROM sequences WHERE name = 'event_seq'", "enqueue: read event seq");
-      if (!q.next_row()) throw StoreError("store: enqueue: the event_seq counter is missing");
-      first_seq = q.int64(0);
-    }
-    // Looked up once: the loop below runs thousands of times per call.
-    sqlite3_stmt* insert_event = statement(
-        "INSERT INTO events (seq, family, event_type, object_ref, prior_json, post_json, created_ms) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    sqlite3_stmt* insert_entry = statement(
-        "INSERT INTO outbox (notification_id, subscription_id, event_seq, attempts, next_attempt_ms, enqueued_ms) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    const std::int64_t first_seq = write_events(events);
+    tx.commit();
+    number_events(events, first_seq);
+  }
 
-    std::int64_t seq = first_seq;
-    for (const PendingEvent& pending_event : events) {
-      const EventRecord& ev = pending_event.event;
-      {
-        Query q(db(), insert_event, "enqueue: insert event");
-        q.bind(1, seq).bind(2, family_text(ev.family)).bind(3, std::int64_t{ev.event_type}).bind(4, ev.object_ref);
-        q.bind(5, ev.prior_json).bind(6, ev.post_json).bind(7, ev.created_ms).run();
-      }
-      for (const OutboxEntry& entry : pending_event.entries) {
-        Query q(db(), insert_entry, "enqueue: insert outbox entry");
-        q.bind(1, entry.notification_id).bind(2, entry.subscription_id).bind(3, seq);
-        q.bind(4, std::int64_t{entry.attempts}).bind(5, entry.next_attempt_ms).bind(6, entry.enqueued_ms).run();
-      }
-      ++seq;
+  void save_alarm(const AlarmRow& a, const AlarmHistoryRow& event, std::span<PendingEvent> notifications) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(*this, Transaction::Mode::write, "save alarm");
+    {
+      Query q = query(
+          "INSERT INTO alarms (id, source, alarm_key, active, clearing_type, record_json, raised_ms, changed_ms, "
+          "cleared_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+          "ON CONFLICT (id) DO UPDATE SET source = excluded.source, alarm_key = excluded.alarm_key, "
+          "active = excluded.active, clearing_type = excluded.clearing_type, record_json = excluded.record_json, "
+          "raised_ms = excluded.raised_ms, changed_ms = excluded.changed_ms, cleared_ms = excluded.cleared_ms",
+          "save alarm: upsert alarm");
+      q.bind(1, a.id).bind(2, a.source).bind(3, a.key).bind(4, std::int64_t{a.active ? 1 : 0}).bind(5, a.clearing_type);
+      q.bind(6, a.record_json).bind(7, a.raised_ms).bind(8, a.changed_ms).bind(9, a.cleared_ms).run();
     }
     {
-      Query q = query("UPDATE sequences SET next_value = ?1 WHERE name = 'event_seq'", "enqueue: advance event seq");
-      q.bind(1, seq).run();
+      Query q = query(
+          "INSERT INTO alarm_history (alarm_id, seq, event_type, record_json, at_ms) "
+          "SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4 FROM alarm_history WHERE alarm_id = ?1",
+          "save alarm: append history");
+      q.bind(1, a.id).bind(2, std::int64_t{event.event_type}).bind(3, event.record_json).bind(4, event.at_ms).run();
+    }
+    std::int64_t first_seq = 0;
+    if (!notifications.empty()) first_seq = write_events(notifications);
+    tx.commit();
+    if (!notifications.empty()) number_events(notifications, first_seq);
+  }
+
+  std::vector<AlarmRow> alarms() override {
+    std::lock_guard lock(mu_);
+    Query q = query(
+        "SELECT id, source, alarm_key, active, clearing_type, record_json, raised_ms, changed_ms, cleared_ms "
+        "FROM alarms ORDER BY id",
+        "list alarms");
+    std::vector<AlarmRow> out;
+    while (q.next_row()) {
+      AlarmRow a;
+      a.id = q.text(0);
+      a.source = q.text(1);
+      a.key = q.text(2);
+      a.active = q.int64(3) != 0;
+      a.clearing_type = q.text(4);
+      a.record_json = q.text(5);
+      a.raised_ms = q.int64(6);
+      a.changed_ms = q.int64(7);
+      a.cleared_ms = q.int64(8);
+      out.push_back(std::move(a));
+    }
+    return out;
+  }
+
+  std::vector<AlarmHistoryRow> alarm_history(const std::string& alarm_id) override {
+    std::lock_guard lock(mu_);
+    Query q = query("SELECT alarm_id, event_type, record_json, at_ms FROM alarm_history WHERE alarm_id = ?1 ORDER BY seq",
+                    "read alarm history");
+    q.bind(1, alarm_id);
+    std::vector<AlarmHistoryRow> out;
+    while (q.next_row()) out.push_back({q.text(0), q.integer(1), q.text(2), q.int64(3)});
+    return out;
+  }
+
+  std::vector<std::string> purge_alarms(std::int64_t cleared_before_ms) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(*this, Transaction::Mode::write, "purge alarms");
+    std::vector<std::string> ids;
+    {
+      Query q = query("SELECT id FROM alarms WHERE active = 0 AND cleared_ms < ?1 ORDER BY id", "purge alarms: select");
+      q.bind(1, cleared_before_ms);
+      while (q.next_row()) ids.push_back(q.text(0));
+    }
+    {
+      // alarm_history rows go with them (ON DELETE CASCADE).
+      Query q = query("DELETE FROM alarms WHERE active = 0 AND cleared_ms < ?1", "purge alarms: delete");
+      q.bind(1, cleared_before_ms).run();
     }
     tx.commit();
+    return ids;
+  }
 
-    // Only after the commit, so a failed call leaves the caller's records untouched.
-    seq = first_seq;
-    for (PendingEvent& pending_event : events) {
-      pending_event.event.seq = seq;
-      for (OutboxEntry& entry : pending_event.entries) entry.event_seq = seq;
-      ++seq;
-    }
+  std::optional<std::string> alarm_configuration() override {
+    std::lock_guard lock(mu_);
+    Query q = query("SELECT config_json FROM alarm_service_configuration WHERE id = 1", "read alarm configuration");
+    if (!q.next_row()) return std::nullopt;
+    return q.text(0);
+  }
+
+  void save_alarm_configuration(const std::string& json) override {
+    std::lock_guard lock(mu_);
+    Query q = query(
+        "INSERT INTO alarm_service_configuration (id, config_json) VALUES (1, ?1) "
+        "ON CONFLICT (id) DO UPDATE SET config_json = excluded.config_json",
+        "save alarm configuration");
+    q.bind(1, json).run();
   }
 
   std::vector<OutboxEntry> pending(std::size_t limit_per_subscription) override {
@@ -550,6 +632,55 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // Inserts the events and their outbox entries (inside the caller's transaction) and
+  // returns the first seq used; the caller numbers its records after the commit.
+  std::int64_t write_events(std::span<PendingEvent> events) {
+    std::int64_t first_seq = 0;
+    {
+      Query q = query("SELECT next_value FROM sequences WHERE name = 'event_seq'", "enqueue: read event seq");
+      if (!q.next_row()) throw StoreError("store: enqueue: the event_seq counter is missing");
+      first_seq = q.int64(0);
+    }
+    // Looked up once: the loop below runs thousands of times per call.
+    sqlite3_stmt* insert_event = statement(
+        "INSERT INTO events (seq, family, event_type, object_ref, prior_json, post_json, created_ms) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    sqlite3_stmt* insert_entry = statement(
+        "INSERT INTO outbox (notification_id, subscription_id, event_seq, attempts, next_attempt_ms, enqueued_ms) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+
+    std::int64_t seq = first_seq;
+    for (const PendingEvent& pending_event : events) {
+      const EventRecord& ev = pending_event.event;
+      {
+        Query q(db(), insert_event, "enqueue: insert event");
+        q.bind(1, seq).bind(2, family_text(ev.family)).bind(3, std::int64_t{ev.event_type}).bind(4, ev.object_ref);
+        q.bind(5, ev.prior_json).bind(6, ev.post_json).bind(7, ev.created_ms).run();
+      }
+      for (const OutboxEntry& entry : pending_event.entries) {
+        Query q(db(), insert_entry, "enqueue: insert outbox entry");
+        q.bind(1, entry.notification_id).bind(2, entry.subscription_id).bind(3, seq);
+        q.bind(4, std::int64_t{entry.attempts}).bind(5, entry.next_attempt_ms).bind(6, entry.enqueued_ms).run();
+      }
+      ++seq;
+    }
+    {
+      Query q = query("UPDATE sequences SET next_value = ?1 WHERE name = 'event_seq'", "enqueue: advance event seq");
+      q.bind(1, seq).run();
+    }
+    return first_seq;
+  }
+
+  // Only after the commit, so a failed call leaves the caller's records untouched.
+  static void number_events(std::span<PendingEvent> events, std::int64_t first_seq) {
+    std::int64_t seq = first_seq;
+    for (PendingEvent& pending_event : events) {
+      pending_event.event.seq = seq;
+      for (OutboxEntry& entry : pending_event.entries) entry.event_seq = seq;
+      ++seq;
+    }
+  }
+
   // BEGIN ... COMMIT, rolled back on destruction unless committed.
   class Transaction {
    public:

@@ -503,6 +503,8 @@ TEST_F(InventoryApiTest, ServedOpenApiDocumentDescribesEveryJsonResponse) {
       continue;
     }
     if (tmpl.find("/subscriptions") != std::string::npos) continue;
+    // Alarms and alarm subscriptions: none on the example inventory (monitoring_api_test covers them).
+    if (tmpl.find("/alarmSubscriptions") != std::string::npos || tmpl.find("/alarms/{") != std::string::npos) continue;
     SCOPED_TRACE("documented path " + tmpl);
     std::vector<std::string> concrete;
     ASSERT_NO_THROW(expand(port(), tmpl, 2, concrete));

@@ -29,6 +29,8 @@
 #include "o2gw/http_client.hpp"
 #include "o2gw/store.hpp"
 #include "o2gw/webhook.hpp"
+#include "o2gw/alarms.hpp"
+#include "o2gw/alertmanager.hpp"
 #include "o2gw/api.hpp"
 #include "o2gw/config.hpp"
 #include "o2gw/inventory.hpp"
@@ -150,6 +152,8 @@ struct RoutedGateway {
   net::HttpClient client{loop, net::ClientOptions{}};
   CallbackGuard guard{CallbackGuardOptions{}};
   SubscriptionService subscriptions{*store, SubscriptionFamily::inventory, inventory_event_schema(), 10000};
+  SubscriptionService alarm_subscriptions{*store, SubscriptionFamily::alarm, alarm_event_schema(), 10000};
+  AlarmService alarms{*store, inventory, AlarmServiceOptions{}};
   std::unique_ptr<WebhookDeliverer> deliverer;
 
   explicit RoutedGateway(const FactoryTable& factories = FactoryTable::global())
@@ -165,7 +169,11 @@ struct RoutedGateway {
     d.keys = std::make_shared<const SigningKeyRing>(std::vector<SigningKeyRing::Key>{{"k", std::string(40, 'x')}});
     d.render = [](const OutboxEntry&, const Subscription&, const EventRecord&) { return std::string("{}"); };
     deliverer = std::make_unique<WebhookDeliverer>(std::move(d), DeliveryOptions{});
-    register_subscriptions_api(router, ctx, EventsApiContext{&subscriptions, deliverer.get(), store.get(), &loop, &client, &guard});
+    EventsApiContext events{&subscriptions, deliverer.get(), store.get(), &loop, &client, &guard};
+    register_subscriptions_api(router, ctx, events);
+    alarm_subscriptions.set_filter_parser(parse_alarm_subscription_filter);
+    register_monitoring_api(router, ctx, events, MonitoringApiContext{&alarms, &alarm_subscriptions, &loop});
+    register_alertmanager_receiver(router, alarms, inventory, config.alarms.alertmanager, &metrics);
   }
   ~RoutedGateway() {
     deliverer.reset();
@@ -444,6 +452,23 @@ struct PopulatedGateway {
     events[0].entries.push_back(entry);
     gw.store->enqueue(events);
     gw.store->dead_letter(DeadLetter{events[0].entries[0], "HTTP 400", 400, 5});
+    // One alarm (on the test resource, the first definition of its type) and one alarm subscription.
+    auto resource = gw.inventory.get(Kind::resource, ids["resourceId"]);
+    auto type = gw.inventory.get(Kind::resource_type, resource->doc.at("resourceTypeId").get<std::string>());
+    auto dict = gw.inventory.get(Kind::alarm_dictionary, type->doc.at("alarmDictionaryId").get<std::string>());
+    AlarmReport report;
+    report.source = "openapi-test";
+    report.key = "k";
+    report.resource_id = ids["resourceId"];
+    report.definition = dict->doc.at("alarmDefinition").at(0).at("alarmDefinitionId").get<std::string>();
+    auto rejected = gw.alarms.raise(report);
+    EXPECT_FALSE(rejected) << rejected->reason;
+    ids["alarmEventRecordId"] = gw.alarms.alarms().at(0)->id;
+    ids["probableCauseId"] = probable_cause_id(report.definition);
+    auto alarm_sub = gw.call("POST", "/o2ims-infrastructureMonitoring/v1/alarmSubscriptions",
+                             R"J({"callback":"https://smo.example.net/alarms","filter":"NEW"})J");
+    EXPECT_EQ(alarm_sub.status, 201) << alarm_sub.body;
+    ids["alarmSubscriptionId"] = nlohmann::json::parse(alarm_sub.body).at("alarmSubscriptionId");
   }
 
   // The operation's path with the ids of the test inventory.
@@ -677,8 +702,16 @@ TEST(OpenApiCoverage, UnsupportedMethodsGet405WithTheDocumentedAllow) {
   }
   for (const auto& [tmpl, methods] : methods_by_path) {
     std::string path = fill_template(tmpl, [](const std::string&) { return std::string("x"); });
-    http::Response res = gw.call("PATCH", path);
-    EXPECT_EQ(res.status, 405) << "PATCH " << path;
+    // A method the path does not serve (PATCH, unless it does).
+    std::string method = "PATCH";
+    for (const char* m : {"PATCH", "PUT", "DELETE", "POST"}) {
+      if (methods.count(m) == 0) {
+        method = m;
+        break;
+      }
+    }
+    http::Response res = gw.call(method, path);
+    EXPECT_EQ(res.status, 405) << method << " " << path;
     EXPECT_EQ(split_allow(header_value(res, "Allow")), methods) << "Allow of " << tmpl;
   }
 }

@@ -618,5 +618,49 @@ TEST_F(SqliteStoreDigestTest, OutboxDepthsPerSubscription) {
   EXPECT_EQ(by_id["sub-b"], 1u);
 }
 
+
+TEST(SqliteStoreAlarms, AlarmsHistoryConfigurationAndPurge) {
+  const auto path = std::filesystem::temp_directory_path() / ("o2gw-store-alarms-" + Uuid::v4().str() + ".db");
+  {
+    auto store = open_sqlite_store(path);
+    EXPECT_EQ(store->schema_version(), 3);
+    EXPECT_FALSE(store->alarm_configuration());
+    AlarmRow a{"a1", "src", "k1", true, "MANUAL", R"({"x":1})", 1000, 1000, 0};
+    std::vector<PendingEvent> none;
+    store->save_alarm(a, {"a1", 0, a.record_json, 1000}, none);
+    a.active = false;
+    a.cleared_ms = 2000;
+    a.record_json = R"({"x":2})";
+    // A notification written in the same transaction.
+    store->insert_subscription(make_subscription("s1", Family::alarm));
+    std::vector<PendingEvent> events{make_event({"s1"})};
+    events[0].event.family = Family::alarm;
+    store->save_alarm(a, {"a1", 2, a.record_json, 2000}, events);
+    EXPECT_GT(events[0].event.seq, 0);
+    EXPECT_EQ(store->event(events[0].event.seq)->family, Family::alarm);
+    AlarmRow b{"a2", "src", "k2", true, "", "{}", 1500, 1500, 0};
+    store->save_alarm(b, {"a2", 0, "{}", 1500}, none);
+    store->save_alarm_configuration(R"({"retentionPeriod":2})");
+  }
+  auto store = open_sqlite_store(path);
+  auto rows = store->alarms();
+  ASSERT_EQ(rows.size(), 2U);
+  EXPECT_EQ(rows[0].id, "a1");
+  EXPECT_FALSE(rows[0].active);
+  EXPECT_EQ(rows[0].clearing_type, "MANUAL");
+  EXPECT_EQ(rows[0].record_json, R"({"x":2})");
+  EXPECT_EQ(rows[0].cleared_ms, 2000);
+  auto history = store->alarm_history("a1");
+  ASSERT_EQ(history.size(), 2U);
+  EXPECT_EQ(history[1].event_type, 2);
+  EXPECT_EQ(store->alarm_configuration(), R"({"retentionPeriod":2})");
+  EXPECT_TRUE(store->purge_alarms(2000).empty());  // cleared at 2000, not before
+  EXPECT_EQ(store->purge_alarms(2001), std::vector<std::string>{"a1"});
+  EXPECT_EQ(store->alarms().size(), 1U);  // the active one stays
+  EXPECT_TRUE(store->alarm_history("a1").empty());
+  store.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+}
+
 }  // namespace
 }  // namespace o2gw
