@@ -170,7 +170,11 @@ TEST(KubernetesAdapter, InitialSyncServesEveryNodeWithPoolsTypesAndDeploymentMan
   EXPECT_TRUE(pools.contains("zone-a") && pools.contains("zone-b") && pools.contains("zone-c"));
   EXPECT_EQ(r["resourcePoolId"], pools["zone-c"]["resourcePoolId"]);
 
-  json types = get_json(gw.port(), kV1 + "/resourceTypes?all_fields");
+  json types = json::array();
+  for (auto& t : get_json(gw.port(), kV1 + "/resourceTypes?all_fields")) {
+    // The gateway's own type (alarms about its adapters) is not the cluster's.
+    if (t.value("name", "") != "O-Cloud management service") types.push_back(t);
+  }
   ASSERT_EQ(types.size(), 1u);
   EXPECT_EQ(types[0]["name"], "m5.xlarge (amd64)");
   EXPECT_EQ(types[0]["resourceKind"], "LOGICAL");
@@ -278,6 +282,78 @@ TEST(KubernetesAdapter, NodeChangesReachTheApiAndSubscribersWithinASecond) {
   ASSERT_TRUE(eventually([&] { return resource_events().size() >= 4; }, 5s)) << rx.posts().size();
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(resource_events(), (std::vector<int>{0, 1, 1, 2}));
+}
+
+// Node conditions as O2-IMS alarms: a node that goes NotReady is an alarm on
+// its resource within a second, defined in its type's dictionary; its
+// recovery clears it.
+TEST(KubernetesAdapter, NotReadyNodeIsAnAlarmUntilItRecovers) {
+  const std::string alarms_path = "/o2ims-infrastructureMonitoring/v1/alarms";
+  FakeKube kube;
+  kube.bulk(make_nodes("node-", 3, {"zone-a"}));
+  GatewayProcess gw({.config_yaml = gateway_config(adapter_entry("cluster-a", kube.write_kubeconfig()))});
+  auto resources = resources_by_node(gw.port());
+  ASSERT_EQ(resources.size(), 3u);
+  const json resource = resources["node-1"];
+  const std::string resource_id = resource["resourceId"];
+  const std::string type_id = resource["resourceTypeId"];
+  // The definition, as an SMO finds it: in the alarm dictionary of the resource's type.
+  const json type = get_json(gw.port(), kV1 + "/resourceTypes/" + type_id + "?all_fields");
+  std::string not_ready_definition;
+  for (const auto& def : type["alarmDictionary"]["alarmDefinition"]) {
+    if (def["alarmName"] == "Node not ready") not_ready_definition = def["alarmDefinitionId"];
+  }
+  ASSERT_FALSE(not_ready_definition.empty()) << type.dump();
+  auto alarm_of_resource = [&]() -> json {
+    for (auto& a : get_json(gw.port(), alarms_path)) {
+      if (a.value("resourceID", "") == resource_id) return a;
+    }
+    return nullptr;
+  };
+  EXPECT_TRUE(alarm_of_resource().is_null());  // healthy nodes raise nothing
+
+  auto set_ready = [&](const std::string& status, const std::string& reason, const std::string& since) {
+    json node = kube.request("GET", "/api/v1/nodes/node-1").body;
+    for (auto& c : node["status"]["conditions"]) {
+      if (c["type"] == "Ready") {
+        c["status"] = status;
+        c["reason"] = reason;
+        c["message"] = "Ready is " + status;
+        c["lastTransitionTime"] = since;
+      }
+    }
+    expect_ok(kube.request("PUT", "/api/v1/nodes/node-1/status", node), "status");
+  };
+  set_ready("False", "KubeletNotReady", "2026-03-01T00:00:00Z");
+  json alarm;
+  auto raised = time_until(
+      [&] {
+        alarm = alarm_of_resource();
+        return !alarm.is_null();
+      },
+      kPromptly);
+  ASSERT_TRUE(raised.has_value()) << "no alarm within " << kPromptly.count() << " ms";
+  std::cout << "[ timing ] alarm raised: " << raised->count() << " ms\n";
+  EXPECT_EQ(alarm["resourceTypeID"], type_id);
+  EXPECT_EQ(alarm["alarmDefinitionID"], not_ready_definition);
+  EXPECT_EQ(alarm["perceivedSeverity"], 0);  // CRITICAL
+  EXPECT_EQ(alarm["extensions"]["node"], "node-1");
+  EXPECT_EQ(alarm["extensions"]["reason"], "KubeletNotReady");
+  EXPECT_EQ(alarm["alarmRaisedTime"].get<std::string>().rfind("2026-03-01T00:00:00", 0), 0u) << alarm.dump();
+  EXPECT_FALSE(alarm.contains("alarmClearedTime") && !alarm["alarmClearedTime"].is_null()) << alarm.dump();
+  const std::string alarm_id = alarm["alarmEventRecordId"];
+
+  set_ready("True", "KubeletReady", "2026-03-01T00:05:00Z");
+  json cleared;
+  auto took = time_until(
+      [&] {
+        cleared = get_json(gw.port(), alarms_path + "/" + alarm_id);
+        return cleared.value("perceivedSeverity", -1) == 5;
+      },
+      kPromptly);
+  ASSERT_TRUE(took.has_value()) << cleared.dump();
+  std::cout << "[ timing ] alarm cleared: " << took->count() << " ms\n";
+  EXPECT_TRUE(cleared.contains("alarmClearedTime") && cleared["alarmClearedTime"].is_string()) << cleared.dump();
 }
 
 TEST(KubernetesAdapter, DroppedWatchesResumeWithoutLostOrDuplicateChanges) {
@@ -581,6 +657,62 @@ TEST(KubernetesAdapter, RevokedTokenKeepsTheLastKnownInventory) {
   EXPECT_EQ(resources_by_node(gw.port()).size(), 3u);
   kube.set_token("fake-token");
   EXPECT_TRUE(eventually([&] { return adapter_state(gw.port(), "cluster-a").value("status", "") == "active"; }, 5s));
+}
+
+// An unhealthy instance is an alarm on its deployment manager, defined by the
+// gateway's own resource type ("O-Cloud management service"); it clears when
+// the instance recovers.
+TEST(KubernetesAdapter, UnhealthyInstanceIsAnAlarmOnItsDeploymentManager) {
+  const std::string alarms_path = "/o2ims-infrastructureMonitoring/v1/alarms";
+  FakeKube kube;
+  kube.bulk(make_nodes("node-", 2, {"zone-a"}));
+  GatewayProcess gw({.config_yaml = gateway_config(adapter_entry("cluster-a", kube.write_kubeconfig()))});
+  ASSERT_EQ(resources_by_node(gw.port()).size(), 2u);
+  const std::string dm_id = deployment_manager(gw.port(), "cluster-a")["deploymentManagerId"];
+  std::string type_id, definition_id;
+  for (const auto& t : get_json(gw.port(), kV1 + "/resourceTypes?all_fields")) {
+    if (t.value("name", "") != "O-Cloud management service") continue;
+    type_id = t["resourceTypeId"];
+    for (const auto& def : t["alarmDictionary"]["alarmDefinition"]) {
+      if (def["alarmName"] == "Adapter unhealthy") definition_id = def["alarmDefinitionId"];
+    }
+  }
+  ASSERT_FALSE(type_id.empty());
+  ASSERT_FALSE(definition_id.empty());
+  auto alarm_of_dm = [&]() -> json {
+    for (auto& a : get_json(gw.port(), alarms_path)) {
+      if (a.value("resourceID", "") == dm_id) return a;
+    }
+    return nullptr;
+  };
+  EXPECT_TRUE(alarm_of_dm().is_null());
+
+  kube.set_token("rotated-elsewhere");
+  json alarm;
+  ASSERT_TRUE(eventually(
+      [&] {
+        alarm = alarm_of_dm();
+        return !alarm.is_null();
+      },
+      5s));
+  EXPECT_EQ(alarm["resourceTypeID"], type_id);
+  EXPECT_EQ(alarm["alarmDefinitionID"], definition_id);
+  EXPECT_EQ(alarm["perceivedSeverity"], 1);  // MAJOR
+  EXPECT_EQ(alarm["extensions"]["adapter"], "cluster-a");
+  EXPECT_EQ(alarm["extensions"]["status"], "unhealthy");
+  EXPECT_NE(alarm["extensions"]["detail"].get<std::string>().find("401 Unauthorized"), std::string::npos);
+  const std::string alarm_id = alarm["alarmEventRecordId"];
+
+  kube.set_token("fake-token");
+  json cleared;
+  EXPECT_TRUE(eventually(
+      [&] {
+        cleared = get_json(gw.port(), alarms_path + "/" + alarm_id);
+        return cleared.value("perceivedSeverity", -1) == 5;
+      },
+      5s))
+      << cleared.dump();
+  EXPECT_TRUE(cleared.contains("alarmClearedTime")) << cleared.dump();
 }
 
 TEST(KubernetesAdapter, HangingApiServerHitsTheDeadlineThenRecovers) {

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "ims/file/inventory_file.hpp"
+#include "o2gw/alarms.hpp"
 #include "o2gw/config.hpp"
 #include "o2gw/inventory.hpp"
 
@@ -142,8 +143,11 @@ void FileAdapter::poll_once() {
   if (stat_file(options_.path).stamp != before.stamp) return;
 
   std::vector<InventoryObject> objects;
+  std::vector<InventoryFileAlarm> alarms;
   try {
-    objects = parse_inventory_file(*text, origin, ctx_);
+    InventoryFileContents contents = parse_inventory_contents(*text, origin);
+    alarms = std::move(contents.alarms);
+    objects = build_inventory(std::move(contents.model), ctx_);
   } catch (const InventoryFileError& e) {
     record_failure(e.what(), before.stamp);
     return;
@@ -160,11 +164,26 @@ void FileAdapter::poll_once() {
   }
   spdlog::info("adapter {}: loaded {} ({} objects; {} created, {} modified, {} removed)", ctx_.spec.name, origin, count,
                created, modified, removed);
+  report_alarms(alarms);
   std::lock_guard lock(mu_);
   synced_ = true;
   last_attempt_ = before.stamp;
   object_count_ = count;
   health_ = {true, std::to_string(count) + " objects from " + origin};
+}
+
+void FileAdapter::report_alarms(const std::vector<InventoryFileAlarm>& alarms) {
+  if (ctx_.alarms == nullptr) return;
+  // After the inventory, so the alarmed resources exist; a removed entry clears.
+  std::vector<std::string> keys;
+  keys.reserve(alarms.size());
+  for (const AlarmReport& report : inventory_alarm_reports(alarms, ctx_)) {
+    if (auto rejected = ctx_.alarms->raise(report)) {
+      spdlog::warn("adapter {}: alarm '{}' not raised: {}", ctx_.spec.name, report.key, rejected->reason);
+    }
+    keys.push_back(report.key);
+  }
+  ctx_.alarms->retain_only("file/" + ctx_.spec.name, keys);
 }
 
 void FileAdapter::record_failure(const std::string& detail, const std::optional<FileStamp>& stamp) {

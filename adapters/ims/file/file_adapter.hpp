@@ -13,6 +13,7 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +22,8 @@
 namespace o2gw::ims {
 
 inline constexpr std::string_view kFileAdapterType = "file";
+
+struct InventoryFileAlarm;
 
 struct FileAdapterOptions {
   std::filesystem::path path;  // relative paths resolve against the working directory
@@ -58,6 +61,8 @@ class FileAdapter final : public Adapter {
 
  private:
   void poll_loop(const std::stop_token& stop);
+  // Raises the file's declared alarms and clears the ones no longer declared.
+  void report_alarms(const std::vector<InventoryFileAlarm>& alarms);
   void record_failure(const std::string& detail, const std::optional<FileStamp>& stamp);
 
   const AdapterContext ctx_;

@@ -262,6 +262,8 @@ class Parser {
       : origin_(std::move(origin)), budget_(text.size() * kNodeBudgetPerByte + kNodeBudgetBase) {}
 
   OCloudModel parse(const std::string& text);
+  // The `alarms:` entries of the file parse() read last.
+  std::vector<InventoryFileAlarm> take_alarms() { return std::move(alarms_); }
 
   [[noreturn]] void fail(const YAML::Mark& mark, const std::string& reason) const {
     throw InventoryFileError(origin_, line_of(mark), reason);
@@ -310,6 +312,7 @@ class Parser {
   ResourceSpec parse_resource(const YAML::Node& node, const std::string& path, int depth,
                               const std::string* parent_type_key, std::unordered_map<std::string, int>& siblings);
   void parse_deployment_managers(Fields& top, OCloudModel& model);
+  void parse_alarms(Fields& top, const OCloudModel& model);
   json parse_coordinate(const Entry& entry, const std::string& path);
   json parse_civic_address(Fields& fields);
 
@@ -328,6 +331,7 @@ class Parser {
   std::unordered_map<std::string, int> pools_;
   std::unordered_map<std::string, int> resources_;
   std::unordered_map<std::string, int> managers_;
+  std::vector<InventoryFileAlarm> alarms_;
 };
 
 Fields::Fields(Parser& parser, const YAML::Node& node, std::string path,
@@ -550,8 +554,9 @@ OCloudModel Parser::parse(const std::string& text) {
          "resourcePools, resources and deploymentManagers, not a " +
              type_word(root));
   }
-  Fields top(*this, root, "",
-             {"version", "locations", "sites", "resourceTypes", "resourcePools", "resources", "deploymentManagers"});
+  Fields top(
+      *this, root, "",
+      {"version", "locations", "sites", "resourceTypes", "resourcePools", "resources", "deploymentManagers", "alarms"});
   if (const Entry* v = top.find("version")) {
     if (!v->value.IsScalar() || v->value.Scalar() != std::to_string(kInventoryFileFormatVersion)) {
       top.fail_at(
@@ -567,6 +572,7 @@ OCloudModel Parser::parse(const std::string& text) {
   parse_pools(top, model);
   parse_resources(top, model);
   parse_deployment_managers(top, model);
+  parse_alarms(top, model);
   return model;
 }
 
@@ -816,7 +822,89 @@ void Parser::parse_deployment_managers(Fields& top, OCloudModel& model) {
   }
 }
 
+// Lower-case names, in the order of Severity's values.
+constexpr std::string_view kAlarmSeverities[] = {"critical", "major", "minor", "warning", "indeterminate"};
+
+void Parser::parse_alarms(Fields& top, const OCloudModel& model) {
+  auto items = top.list("alarms");
+  if (items.empty()) return;
+  // Top-level resources only: elements are parts of their resource's document,
+  // not Resources of their own that an alarm could name.
+  std::unordered_map<std::string, std::string> type_of;  // resource key -> type key
+  for (const auto& r : model.resources) type_of.emplace(r.key, r.type_key);
+  std::unordered_map<std::string, const ResourceTypeSpec*> types;
+  for (const auto& t : model.resource_types) types.emplace(t.key, &t);
+  std::unordered_map<std::string, int> keys;
+  for (const auto& [node, path] : items) {
+    Fields f(*this, node, path, {"key", "resource", "definition", "severity", "extensions"});
+    InventoryFileAlarm alarm;
+    alarm.key = f.required_key("key");
+    declare(keys, alarm.key, f, "key", "alarm key");
+    alarm.resource_key = f.required_string("resource");
+    auto type = type_of.find(alarm.resource_key);
+    if (type == type_of.end()) {
+      std::vector<std::string> known;  // in file order, so the suggestion is stable
+      known.reserve(model.resources.size());
+      for (const auto& r : model.resources) known.push_back(r.key);
+      f.fail_at(*f.find("resource"), "unknown resource '" + alarm.resource_key +
+                                         "' (give the key of a top-level resource)" +
+                                         did_you_mean(closest(alarm.resource_key, known)));
+    }
+    alarm.type_key = type->second;
+    alarm.definition_key = f.required_string("definition");
+    const ResourceTypeSpec* spec = types.at(alarm.type_key);
+    std::vector<std::string> definitions;
+    if (spec->alarm_dictionary) {
+      for (const auto& d : spec->alarm_dictionary->definitions) definitions.push_back(d.key);
+    }
+    if (std::find(definitions.begin(), definitions.end(), alarm.definition_key) == definitions.end()) {
+      f.fail_at(*f.find("definition"),
+                definitions.empty()
+                    ? "resource type '" + alarm.type_key + "' of resource '" + alarm.resource_key +
+                          "' has no alarm dictionary, so it has no alarm definition '" + alarm.definition_key + "'"
+                    : "resource type '" + alarm.type_key + "' has no alarm definition '" + alarm.definition_key + "'" +
+                          did_you_mean(closest(alarm.definition_key, definitions)));
+    }
+    const std::string severity = f.enum_value("severity", kAlarmSeverities, std::nullopt);
+    for (std::size_t i = 0; i < std::size(kAlarmSeverities); ++i) {
+      if (kAlarmSeverities[i] == severity) alarm.severity = static_cast<Severity>(i);
+    }
+    alarm.extensions = f.free_form_object("extensions");
+    alarms_.push_back(std::move(alarm));
+  }
+}
+
 }  // namespace
+
+InventoryFileContents parse_inventory_contents(const std::string& text, const std::string& origin) {
+  Parser parser(text, origin);
+  InventoryFileContents out;
+  try {
+    out.model = parser.parse(text);
+  } catch (const YAML::Exception& e) {
+    throw InventoryFileError(origin, line_of(e.mark), "invalid YAML: " + e.msg);
+  }
+  out.alarms = parser.take_alarms();
+  return out;
+}
+
+std::vector<AlarmReport> inventory_alarm_reports(const std::vector<InventoryFileAlarm>& alarms,
+                                                 const AdapterContext& ctx) {
+  const O2Ids ids(ctx);
+  std::vector<AlarmReport> out;
+  out.reserve(alarms.size());
+  for (const auto& a : alarms) {
+    AlarmReport r;
+    r.source = "file/" + ctx.spec.name;
+    r.key = a.key;
+    r.resource_id = ids.resource(a.resource_key);
+    r.definition = ids.alarm_definition(a.type_key, a.definition_key);
+    r.severity = a.severity;
+    r.extensions = a.extensions;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
 
 OCloudModel parse_inventory_model(const std::string& text, const std::string& origin) {
   Parser parser(text, origin);

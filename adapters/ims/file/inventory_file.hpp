@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ims/common/o2_objects.hpp"
+#include "o2gw/alarms.hpp"
 #include "o2gw/inventory.hpp"
 #include "o2gw/registry.hpp"
 
@@ -32,6 +33,29 @@ class InventoryFileError : public std::runtime_error {
 
 // Current (and only) format version; a file may declare it with `version: 1`.
 inline constexpr int kInventoryFileFormatVersion = 1;
+
+// One entry of the optional top-level `alarms:` list: a condition the file
+// declares active, raised on every load (source "file/<instance>").
+struct InventoryFileAlarm {
+  std::string key;             // unique within the file
+  std::string resource_key;    // a top-level resource's key
+  std::string type_key;        // the resource's type
+  std::string definition_key;  // an alarm definition key of that type's dictionary
+  Severity severity = Severity::major;
+  nlohmann::json extensions = nlohmann::json::object();
+};
+
+struct InventoryFileContents {
+  OCloudModel model;
+  std::vector<InventoryFileAlarm> alarms;
+};
+
+// The whole file: the O-Cloud model and the declared alarms (references checked).
+InventoryFileContents parse_inventory_contents(const std::string& text, const std::string& origin);
+
+// The reports the declared alarms become for adapter instance ctx.spec.name.
+std::vector<AlarmReport> inventory_alarm_reports(const std::vector<InventoryFileAlarm>& alarms,
+                                                 const AdapterContext& ctx);
 
 // Parses and validates the text (syntax, required and unknown keys, types,
 // enum values, duplicates, references) into a model. `origin` names the text

@@ -1,8 +1,11 @@
 #include "ims/kubernetes/cluster_inventory.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <utility>
 
 namespace o2gw::ims {
@@ -126,7 +129,135 @@ std::string machine_pool_key(bool capi, std::string_view kind, std::string_view 
   return key;
 }
 
+// The node conditions that raise alarms. Ready is bad unless True (Unknown
+// means the kubelet stopped reporting); the others are bad when True.
+struct ConditionAlarm {
+  std::string_view condition;
+  std::string_view definition;
+  bool bad_when_true;
+  Severity severity;
+  std::string_view name;
+  std::string_view description;
+  std::string_view repair;
+};
+constexpr ConditionAlarm kConditionAlarms[] = {
+    {"Ready", "NodeNotReady", false, Severity::critical, "Node not ready",
+     "The node's Ready condition is False or Unknown: the kubelet reports it cannot run pods, or stopped "
+     "reporting (node down, network partition, kubelet or container runtime failure). Its pods are evicted "
+     "after the cluster's toleration period.",
+     "Check the node's reachability and the kubelet and container runtime (journalctl -u kubelet); "
+     "kubectl describe node shows the reason. Cordon and drain it if it does not recover."},
+    {"MemoryPressure", "MemoryPressure", true, Severity::major, "Node memory pressure",
+     "The node is low on memory: the kubelet evicts pods and admits no new BestEffort pods.",
+     "Find the pods using the most memory, set memory limits, or move workloads to other nodes."},
+    {"DiskPressure", "DiskPressure", true, Severity::major, "Node disk pressure",
+     "The node's root or image filesystem is low on space or inodes: the kubelet garbage-collects images "
+     "and evicts pods.",
+     "Free space on the node (unused images, logs, emptyDir volumes) or enlarge its disks."},
+    {"PIDPressure", "PIDPressure", true, Severity::major, "Node PID pressure",
+     "The node is running out of process ids: the kubelet evicts pods.",
+     "Find the pods creating too many processes and set pod PID limits."},
+    {"NetworkUnavailable", "NetworkUnavailable", true, Severity::critical, "Node network unavailable",
+     "The node's network is not configured correctly (the CNI plugin or the cloud route controller reports "
+     "it): its pods cannot reach the cluster network.",
+     "Check the CNI plugin's pods on the node and the cloud routes; kubectl describe node shows the reason."},
+};
+constexpr std::string_view kNodeAlarmDictionaryVersion = "1.0";
+
+// The dictionary's "severity" hint, as the simulator writes it.
+std::string_view severity_text(Severity s) {
+  switch (s) {
+    case Severity::critical: return "CRITICAL";
+    case Severity::major: return "MAJOR";
+    case Severity::minor: return "MINOR";
+    case Severity::warning: return "WARNING";
+    default: return "INDETERMINATE";
+  }
+}
+
 }  // namespace
+
+AlarmDictionarySpec node_alarm_dictionary() {
+  AlarmDictionarySpec dict;
+  dict.version = std::string(kNodeAlarmDictionaryVersion);
+  dict.entity_type = "kubernetes-node";
+  for (const auto& a : kConditionAlarms) {
+    AlarmDefinitionSpec def;
+    def.key = std::string(a.definition);
+    def.name = std::string(a.name);
+    def.last_change = dict.version;
+    def.change_type = "ADDED";
+    def.description = std::string(a.description);
+    def.proposed_repair_actions = std::string(a.repair);
+    def.clearing_type = "AUTOMATIC";
+    def.additional_fields = json{{"severity", severity_text(a.severity)},
+                                 {"condition", a.condition},
+                                 {"conditionStatus", a.bad_when_true ? "True" : "False|Unknown"}};
+    dict.definitions.push_back(std::move(def));
+  }
+  return dict;
+}
+
+std::vector<NodeProblem> node_problems(const std::vector<k8s::NodeCondition>& conditions) {
+  std::vector<NodeProblem> out;
+  for (const auto& c : conditions) {
+    for (const auto& a : kConditionAlarms) {
+      if (c.type != a.condition) continue;
+      const bool bad = a.bad_when_true ? c.status == "True" : c.status != "True";
+      if (!bad) break;
+      out.push_back(NodeProblem{c.type, std::string(a.definition), a.severity, c.status, c.reason, c.message,
+                                c.last_transition_time});
+      break;
+    }
+  }
+  return out;
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_kubernetes_time(std::string_view text) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, consumed = 0;
+  const std::string str(text);
+  if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &consumed) != 6) {
+    return std::nullopt;
+  }
+  std::string_view rest = text.substr(static_cast<std::size_t>(consumed));
+  std::chrono::nanoseconds fraction{0};
+  if (!rest.empty() && rest.front() == '.') {
+    rest.remove_prefix(1);
+    std::int64_t scale = 100000000;
+    while (!rest.empty() && std::isdigit(static_cast<unsigned char>(rest.front()))) {
+      fraction += std::chrono::nanoseconds((rest.front() - '0') * scale);
+      scale /= 10;
+      rest.remove_prefix(1);
+    }
+  }
+  std::chrono::minutes offset{0};
+  if (rest == "Z" || rest == "z") {
+  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
+    int oh = 0, om = 0;
+    if (std::sscanf(std::string(rest.substr(1)).c_str(), "%2d:%2d", &oh, &om) != 2) return std::nullopt;
+    offset = std::chrono::minutes(oh * 60 + om) * (rest[0] == '-' ? -1 : 1);
+  } else {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(y), std::chrono::month(static_cast<unsigned>(mo)),
+                                         std::chrono::day(static_cast<unsigned>(d))};
+  if (!date.ok() || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  auto tp = std::chrono::sys_days(date) + std::chrono::hours(h) + std::chrono::minutes(mi) + std::chrono::seconds(sec) +
+            fraction - offset;
+  return std::chrono::time_point_cast<std::chrono::system_clock::duration>(tp);
+}
+
+void report_alarms(AlarmSink& sink, const std::string& source, const AlarmDelta& alarms, std::string* last_rejection) {
+  for (const auto& key : alarms.cleared) sink.clear(source, key);
+  for (const auto& report : alarms.raised) {
+    auto rejected = sink.raise(report);
+    if (!rejected) continue;
+    // One log line per distinct reason: 5,000 nodes rejected alike say it once.
+    if (last_rejection != nullptr && *last_rejection == rejected->reason) continue;
+    spdlog::warn("alarm source {}: alarm {} not raised: {}", source, report.key, rejected->reason);
+    if (last_rejection != nullptr) *last_rejection = rejected->reason;
+  }
+}
 
 Quantities parse_quantities(const json& resource_list) {
   Quantities out;
@@ -190,6 +321,8 @@ ResourceTypeSpec TypeFacts::spec() const {
   t.resource_kind = resource_kind();
   t.resource_class = "COMPUTE";
   t.extensions = json{{"provider", provider}, {"instanceType", instance_type}, {"architecture", architecture}};
+  // Machines without a node share it: their alarms are their node's.
+  t.alarm_dictionary = node_alarm_dictionary();
   return t;
 }
 
@@ -214,6 +347,7 @@ NodeFacts NodeFacts::from(const json& node, const std::string& pool_label) {
   f.allocatable = parse_quantities(string_map(n.allocatable));
   f.capacity = parse_quantities(string_map(n.capacity));
   f.ready = n.ready();
+  f.problems = node_problems(n.conditions);
   for (const auto& [key, value] : labels) {
     if (key.starts_with(kRoleLabelPrefix) && key.size() > kRoleLabelPrefix.size()) {
       f.roles.push_back(key.substr(kRoleLabelPrefix.size()));
@@ -341,7 +475,12 @@ MachinePoolFacts MachinePoolFacts::from(const json& object, WatchedKind kind, co
 
 ClusterInventory::ClusterInventory(const AdapterContext& ctx, KubernetesOptions options, ClusterAccess access,
                                    NodeLookup lookup)
-    : ctx_(ctx), options_(std::move(options)), access_(std::move(access)), ids_(ctx_), lookup_(std::move(lookup)) {}
+    : ctx_(ctx),
+      options_(std::move(options)),
+      access_(std::move(access)),
+      ids_(ctx_),
+      lookup_(std::move(lookup)),
+      alarm_source_("kubernetes/" + ctx_.spec.name) {}
 
 void ClusterInventory::set_kubernetes_version(const std::string& version) {
   if (version == kubernetes_version_) return;
@@ -627,6 +766,8 @@ ClusterInventory::Delta ClusterInventory::delta() {
     d.removals.emplace_back(Kind::resource, ids_.resource(key));
   }
   if (!(totals_ == totals_before)) derived_dirty_ = true;
+  // Alarms follow the hosts: a node's resource id may have changed with its machine link.
+  for (const auto& name : dirty_nodes_) diff_alarms(name, d.alarms);
   dirty_nodes_.clear();
   dirty_machines_.clear();
 
@@ -727,6 +868,79 @@ std::vector<InventoryObject> ClusterInventory::build_derived() {
   model.deployment_managers.push_back(std::move(dm));
   pools_published_ = model.resource_pools.size();
   return build_inventory(std::move(model), ctx_);
+}
+
+// The node's alarms now against the ones last reported: raise what is new or
+// changed (severity, resource, details), clear what went away. A deleted node
+// (or one recreated under a new uid) clears its keys.
+void ClusterInventory::diff_alarms(const std::string& node_name, AlarmDelta& out) {
+  std::map<std::string, AlarmReport> now;
+  auto n = nodes_.find(node_name);
+  // The resource that shows the node, and its type, whose dictionary defines
+  // the alarm: the definition goes by id, which the alarm service resolves
+  // whatever the names look like.
+  const std::string* resource_key = nullptr;
+  if (n != nodes_.end() && !n->second.problems.empty()) {
+    if (auto m = node_to_machine_.find(node_name); m != node_to_machine_.end()) {
+      if (auto h = host_of_machine_.find(m->second); h != host_of_machine_.end()) resource_key = &h->second;
+    } else if (auto h = host_of_node_.find(node_name); h != host_of_node_.end()) {
+      resource_key = &h->second;
+    }
+  }
+  auto host = resource_key != nullptr ? hosts_.find(*resource_key) : hosts_.end();
+  if (host != hosts_.end()) {
+    const NodeFacts& node = n->second;
+    const std::string node_key = node.uid.empty() ? "node:" + node.name : node.uid;
+    for (const auto& p : node.problems) {
+      AlarmReport r;
+      r.source = alarm_source_;
+      r.key = node_key + "/" + p.condition;
+      r.resource_id = ids_.resource(*resource_key);
+      r.definition = ids_.alarm_definition(host->second.type_key, p.definition);
+      r.severity = p.severity;
+      r.extensions = json{{"node", node.name},
+                          {"condition", p.condition},
+                          {"status", p.status},
+                          {"reason", p.reason},
+                          {"message", p.message},
+                          {"lastTransitionTime", p.last_transition_time},
+                          {"cluster", options_.cluster_name}};
+      r.since = parse_kubernetes_time(p.last_transition_time);
+      std::string key = r.key;
+      now.emplace(std::move(key), std::move(r));
+    }
+  }
+  auto before = node_alarms_.find(node_name);
+  auto same = [](const AlarmReport& a, const AlarmReport& b) {
+    return a.resource_id == b.resource_id && a.definition == b.definition && a.severity == b.severity &&
+           a.extensions == b.extensions && a.since == b.since;
+  };
+  if (before != node_alarms_.end()) {
+    for (const auto& [key, old] : before->second) {
+      if (!now.contains(key)) out.cleared.push_back(key);
+    }
+  }
+  for (const auto& [key, r] : now) {
+    if (before != node_alarms_.end()) {
+      auto it = before->second.find(key);
+      if (it != before->second.end() && same(it->second, r)) continue;
+    }
+    out.raised.push_back(r);
+  }
+  if (now.empty()) {
+    if (before != node_alarms_.end()) node_alarms_.erase(before);
+  } else {
+    node_alarms_.insert_or_assign(node_name, std::move(now));
+  }
+}
+
+std::vector<std::string> ClusterInventory::active_alarm_keys() const {
+  std::vector<std::string> out;
+  for (const auto& [name, alarms] : node_alarms_) {
+    for (const auto& [key, r] : alarms) out.push_back(key);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 ClusterInventory::Counts ClusterInventory::counts() const {

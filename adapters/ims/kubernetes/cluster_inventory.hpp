@@ -8,6 +8,7 @@
 // docs/adapters/kubernetes.md.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -25,6 +26,7 @@
 
 #include "ims/common/o2_objects.hpp"
 #include "ims/kubernetes/kubernetes_options.hpp"
+#include "o2gw/alarms.hpp"
 #include "o2gw/inventory.hpp"
 #include "o2gw/k8s.hpp"
 #include "o2gw/registry.hpp"
@@ -70,6 +72,36 @@ struct TypeFacts {
   [[nodiscard]] ResourceTypeSpec spec() const;
 };
 
+// The alarm dictionary every Kubernetes resource type carries: one definition
+// per node condition that means trouble (docs/adapters/kubernetes.md, Alarms).
+AlarmDictionarySpec node_alarm_dictionary();
+
+// A node condition in a bad state, as an alarm would show it.
+struct NodeProblem {
+  std::string condition;   // the condition type: "Ready", "MemoryPressure", ...
+  std::string definition;  // the alarm definition key: "NodeNotReady", "MemoryPressure", ...
+  Severity severity = Severity::major;
+  std::string status, reason, message, last_transition_time;
+  bool operator==(const NodeProblem&) const = default;
+};
+// The bad conditions among a node's status.conditions: Ready not True (False
+// or Unknown); MemoryPressure, DiskPressure, PIDPressure or NetworkUnavailable True.
+std::vector<NodeProblem> node_problems(const std::vector<k8s::NodeCondition>& conditions);
+
+// RFC 3339 ("2026-01-01T10:00:00Z", fractions and offsets allowed); nullopt when malformed.
+std::optional<std::chrono::system_clock::time_point> parse_kubernetes_time(std::string_view text);
+
+// What changed in the node-condition alarms since the last delta().
+struct AlarmDelta {
+  std::vector<AlarmReport> raised;   // new or changed: raise (an unchanged one is not repeated)
+  std::vector<std::string> cleared;  // keys that are no longer bad
+  [[nodiscard]] bool empty() const { return raised.empty() && cleared.empty(); }
+};
+// Hands a delta to the sink: raises after clears, logs (once per distinct
+// reason) the reports the sink rejects.
+void report_alarms(AlarmSink& sink, const std::string& source, const AlarmDelta& alarms,
+                   std::string* last_rejection = nullptr);
+
 // A node reduced to what the inventory shows (the raw object is not kept).
 struct NodeFacts {
   std::string name;
@@ -81,7 +113,8 @@ struct NodeFacts {
   Quantities allocatable;
   Quantities capacity;
   bool ready = false;
-  std::vector<std::string> roles;  // from node-role.kubernetes.io/<role> labels
+  std::vector<std::string> roles;     // from node-role.kubernetes.io/<role> labels
+  std::vector<NodeProblem> problems;  // usually empty: kept for the alarms
   // The node part of the resource's extensions. Held only until the resource
   // is built: a rebuild for another reason (its machine changed) reads the
   // node again through the NodeLookup, so 5,000 nodes are not kept twice.
@@ -128,6 +161,9 @@ class ClusterInventory {
   struct Delta {
     std::vector<InventoryObject> upserts;
     std::vector<std::pair<Kind, std::string>> removals;
+    // Report to the alarm sink after the upserts are in the cache: the sink
+    // resolves each alarm's resource there.
+    AlarmDelta alarms;
     [[nodiscard]] bool empty() const { return upserts.empty() && removals.empty(); }
   };
   // The objects that may have changed since the last call: the resources of the
@@ -144,6 +180,12 @@ class ClusterInventory {
     std::size_t pools = 0;
   };
   [[nodiscard]] Counts counts() const;
+
+  // The alarm source of this instance: "kubernetes/<instance>".
+  [[nodiscard]] const std::string& alarm_source() const { return alarm_source_; }
+  // The keys of every node-condition alarm raised and not cleared, for
+  // AlarmSink::retain_only after a full list.
+  [[nodiscard]] std::vector<std::string> active_alarm_keys() const;
 
   // The O2 id of the resource that shows a node (tests and logs).
   [[nodiscard]] std::optional<std::string> resource_id_of_node(const std::string& name) const;
@@ -173,6 +215,7 @@ class ClusterInventory {
   void remove_contribution(const Host& h);
   std::vector<InventoryObject> build_derived();
   std::string pool_key_for_label(const std::string& value) const;
+  void diff_alarms(const std::string& node_name, AlarmDelta& out);
   [[nodiscard]] std::string fallback_pool_key() const;
 
   const AdapterContext& ctx_;
@@ -202,6 +245,10 @@ class ClusterInventory {
   bool derived_dirty_ = true;
   std::set<std::pair<Kind, std::string>> derived_published_;
   std::size_t pools_published_ = 0;
+
+  const std::string alarm_source_;
+  // The alarms last reported, by node name, then by key.
+  std::unordered_map<std::string, std::map<std::string, AlarmReport>> node_alarms_;
 };
 
 }  // namespace o2gw::ims

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "o2gw/alarms.hpp"
 #include "o2gw/config.hpp"
 #include "o2gw/inventory.hpp"
 
@@ -277,8 +278,29 @@ void KubernetesAdapter::on_changes(WatchedKind kind, std::span<const k8s::Inform
 
 void KubernetesAdapter::publish_changes() {
   ClusterInventory::Delta d = inventory_->delta();
-  if (d.empty()) return;
-  ctx_.inventory->apply(ctx_.spec.name, std::move(d.upserts), d.removals);
+  if (!d.empty()) ctx_.inventory->apply(ctx_.spec.name, std::move(d.upserts), d.removals);
+  // After the apply: the alarm service finds the node's resource in the cache.
+  report_alarms(d.alarms);
+  // A relist (410 Gone, repeated watch failures) reconciled into adds, modifies
+  // and deletes; still, make sure no alarm of a node we no longer know stays active.
+  if (lists_done() != lists_seen_) retain_alarms_after_list();
+}
+
+void KubernetesAdapter::report_alarms(const AlarmDelta& alarms) {
+  if (ctx_.alarms == nullptr || alarms.empty()) return;
+  ims::report_alarms(*ctx_.alarms, inventory_->alarm_source(), alarms, &last_alarm_rejection_);
+}
+
+void KubernetesAdapter::retain_alarms_after_list() {
+  lists_seen_ = lists_done();
+  if (ctx_.alarms == nullptr) return;
+  ctx_.alarms->retain_only(inventory_->alarm_source(), inventory_->active_alarm_keys());
+}
+
+std::uint64_t KubernetesAdapter::lists_done() const {
+  std::uint64_t lists = 0;
+  for (const auto& w : watches_) lists += w.informer->stats().lists;
+  return lists;
 }
 
 void KubernetesAdapter::publish_if_ready() {
@@ -290,6 +312,9 @@ void KubernetesAdapter::publish_if_ready() {
   const std::size_t objects = d.upserts.size();
   ctx_.inventory->replace_source(ctx_.spec.name, std::move(d.upserts));
   published_ = true;
+  // Alarms of nodes that went away (or recovered) while the gateway was down clear here.
+  report_alarms(d.alarms);
+  retain_alarms_after_list();
 #if defined(__GLIBC__)
   // The first list of a large cluster passes through several transient copies
   // (the response body, its parse, the change batch: ~100 MB for 5,000 nodes)

@@ -57,6 +57,9 @@ class KubernetesAdapter final : public Adapter {
   void on_changes(WatchedKind kind, std::span<const k8s::InformerChange> changes);      // loop
   void publish_if_ready();                                                              // loop
   void publish_changes();                                                               // loop
+  void report_alarms(const AlarmDelta& alarms);                                         // loop
+  void retain_alarms_after_list();                                                      // loop
+  [[nodiscard]] std::uint64_t lists_done() const;                                       // loop
   void probe();                                                                         // loop
   void refresh_health();                                                                // loop
   [[nodiscard]] std::string describe(const k8s::Error& e) const;
@@ -76,6 +79,8 @@ class KubernetesAdapter final : public Adapter {
   std::optional<std::string> probe_error_;       // loop
   bool published_ = false;                       // loop
   bool publish_queued_ = false;                  // loop
+  std::uint64_t lists_seen_ = 0;                 // loop: informer lists at the last retain_only
+  std::string last_alarm_rejection_;             // loop
   std::chrono::steady_clock::time_point started_at_;
   std::vector<net::EventLoop::Timer> timers_;  // loop: discovery retries
 

@@ -8,11 +8,14 @@
 #include <ctime>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <stdexcept>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
 #include "ims/common/parallel_chunks.hpp"
+#include "o2gw/alarms.hpp"
 #include "o2gw/config.hpp"
 #include "o2gw/inventory.hpp"
 
@@ -23,6 +26,10 @@ using nlohmann::json;
 
 constexpr std::int64_t kMaxResources = 10'000'000;
 constexpr auto kChurnTick = std::chrono::milliseconds(100);
+
+std::string alarm_source(const std::string& instance) {
+  return "simulator/" + instance;
+}
 
 // SplitMix64: tiny, fast, and the same numbers on every platform and standard
 // library (std::uniform_int_distribution is not), which the seed promises.
@@ -117,6 +124,18 @@ ResourceTypeSpec resource_type(std::string_view key, const char* name, const cha
   dict.definitions = std::move(alarms);
   type.alarm_dictionary = std::move(dict);
   return type;
+}
+
+// A simulated alarm's severity: the definition's alarmAdditionalFields.severity, else MAJOR.
+int simulated_severity(const AlarmDefinitionSpec& def) {
+  static constexpr std::string_view kNames[] = {"CRITICAL", "MAJOR", "MINOR", "WARNING"};
+  const auto it = def.additional_fields.find("severity");
+  if (it != def.additional_fields.end() && it->is_string()) {
+    for (std::size_t i = 0; i < std::size(kNames); ++i) {
+      if (kNames[i] == it->get_ref<const std::string&>()) return static_cast<int>(i);
+    }
+  }
+  return static_cast<int>(Severity::major);
 }
 
 std::vector<ResourceTypeSpec> simulated_resource_types() {
@@ -292,6 +311,7 @@ SimulatorOptions SimulatorOptions::parse(const nlohmann::json& config) {
   o.resources_per_pool = reader.integer("resources_per_pool", 1000, 0, 1'000'000);
   o.sites = reader.integer("sites", 2, 1, 1000);
   o.churn_per_second = reader.integer("churn_per_second", 0, 0, 1'000'000);
+  o.alarm_rate_per_minute = reader.integer("alarm_rate_per_minute", 0, 0, 60'000);
   o.seed = static_cast<std::uint64_t>(reader.integer("seed", 1, 0, std::numeric_limits<std::int64_t>::max()));
   reader.finish();
   if (o.pools * o.resources_per_pool > kMaxResources) {
@@ -426,7 +446,10 @@ OCloudModel generate_ocloud(const SimulatorOptions& options, const std::string& 
 }
 
 SimulatorAdapter::SimulatorAdapter(AdapterContext ctx, SimulatorOptions options)
-    : ctx_(std::move(ctx)), options_(options), churn_state_(stream(options.seed, 2, 0).next()) {
+    : ctx_(std::move(ctx)),
+      options_(options),
+      churn_state_(stream(options.seed, 2, 0).next()),
+      alarm_state_(stream(options.seed, 3, 0).next()) {
   if (ctx_.inventory == nullptr) {
     throw std::invalid_argument("simulator adapter '" + ctx_.spec.name + "' needs an inventory cache");
   }
@@ -438,11 +461,38 @@ SimulatorAdapter::~SimulatorAdapter() {
 
 void SimulatorAdapter::start() {
   const auto began = std::chrono::steady_clock::now();
-  std::vector<InventoryObject> objects = build_inventory(generate_ocloud(options_, ctx_.spec.name), ctx_);
+  OCloudModel model = generate_ocloud(options_, ctx_.spec.name);
+  // The alarm dictionaries, by resource type id, for the alarm thread.
+  std::vector<AlarmType> alarm_types;
+  std::unordered_map<std::string, std::uint8_t> alarm_type_of;
+  if (ctx_.alarms != nullptr) {
+    const O2Ids ids(ctx_);
+    for (const auto& type : model.resource_types) {
+      if (!type.alarm_dictionary || type.alarm_dictionary->definitions.empty() || alarm_types.size() >= 255) continue;
+      AlarmType t;
+      t.type_id = ids.resource_type(type.key);
+      for (const auto& def : type.alarm_dictionary->definitions) {
+        t.definition_ids.push_back(ids.alarm_definition(type.key, def.key));
+        t.definition_keys.push_back(def.key);
+        t.severities.push_back(simulated_severity(def));
+      }
+      alarm_type_of.emplace(t.type_id, static_cast<std::uint8_t>(alarm_types.size()));
+      alarm_types.push_back(std::move(t));
+    }
+  }
+  std::vector<InventoryObject> objects = build_inventory(std::move(model), ctx_);
   std::vector<std::string> resource_ids;
+  std::vector<std::uint8_t> resource_alarm_type;
+  std::vector<std::size_t> alarmable;
   resource_ids.reserve(static_cast<std::size_t>(options_.pools * options_.resources_per_pool));
   for (const auto& o : objects) {
-    if (o.kind == Kind::resource) resource_ids.push_back(o.id);
+    if (o.kind != Kind::resource) continue;
+    if (!alarm_type_of.empty()) {
+      auto t = alarm_type_of.find(o.doc.value("resourceTypeId", std::string()));
+      resource_alarm_type.push_back(t == alarm_type_of.end() ? std::uint8_t{255} : t->second);
+      if (t != alarm_type_of.end()) alarmable.push_back(resource_ids.size());
+    }
+    resource_ids.push_back(o.id);
   }
   const std::size_t count = objects.size();
   ctx_.inventory->replace_source(ctx_.spec.name, std::move(objects));
@@ -451,20 +501,33 @@ void SimulatorAdapter::start() {
                resource_ids.size(), options_.pools, options_.sites, took.count());
   {
     std::lock_guard lock(mu_);
-    health_ = {true, fmt::format("{} resources in {} pools across {} sites; churn {}/s", resource_ids.size(),
-                                 options_.pools, options_.sites, options_.churn_per_second)};
+    health_ = {true, fmt::format("{} resources in {} pools across {} sites; churn {}/s; alarms {}/min",
+                                 resource_ids.size(), options_.pools, options_.sites, options_.churn_per_second,
+                                 ctx_.alarms == nullptr ? 0 : options_.alarm_rate_per_minute)};
     resource_ids_ = std::move(resource_ids);
+    alarm_types_ = std::move(alarm_types);
+    resource_alarm_type_ = std::move(resource_alarm_type);
+    alarmable_ = std::move(alarmable);
     synced_ = true;
+  }
+  if (ctx_.alarms != nullptr) {
+    // Alarms left active by a previous run of this instance are stale: the sequence starts over.
+    ctx_.alarms->retain_only(alarm_source(ctx_.spec.name), {});
   }
   if (options_.churn_per_second > 0) {
     churner_ = std::jthread([this](const std::stop_token& stop) { churn_loop(stop); });
   }
+  if (options_.alarm_rate_per_minute > 0 && ctx_.alarms != nullptr) {
+    alarmer_ = std::jthread([this](const std::stop_token& stop) { alarm_loop(stop); });
+  }
 }
 
 void SimulatorAdapter::stop() {
-  if (!churner_.joinable()) return;
-  churner_.request_stop();
-  churner_.join();
+  for (std::jthread* t : {&churner_, &alarmer_}) {
+    if (!t->joinable()) continue;
+    t->request_stop();
+    t->join();
+  }
 }
 
 Health SimulatorAdapter::check_health() {
@@ -549,6 +612,76 @@ void SimulatorAdapter::churn_loop(const std::stop_token& stop) {
       spdlog::error("adapter {}: churn failed: {}", ctx_.spec.name, e.what());
     } catch (...) {
       spdlog::error("adapter {}: churn failed", ctx_.spec.name);
+    }
+  }
+}
+
+bool SimulatorAdapter::alarm_step() {
+  if (ctx_.alarms == nullptr) return false;
+  std::optional<AlarmReport> raise;
+  std::string clear_key;
+  {
+    std::lock_guard lock(mu_);
+    if (alarmable_.empty()) return false;
+    Random rng(alarm_state_);
+    const bool clear =
+        !active_alarm_keys_.empty() && (active_alarm_keys_.size() >= kMaxActiveAlarms || rng.below(2) == 0);
+    if (clear) {
+      const std::size_t i = rng.below(active_alarm_keys_.size());
+      clear_key = std::move(active_alarm_keys_[i]);
+      active_alarm_keys_.erase(active_alarm_keys_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      const std::size_t resource = alarmable_[rng.below(alarmable_.size())];
+      const AlarmType& type = alarm_types_[resource_alarm_type_[resource]];
+      const std::size_t def = rng.below(type.definition_ids.size());
+      AlarmReport r;
+      r.source = alarm_source(ctx_.spec.name);
+      r.key = resource_ids_[resource] + "/" + type.definition_keys[def];
+      r.resource_id = resource_ids_[resource];
+      r.definition = type.definition_ids[def];
+      r.severity = static_cast<Severity>(type.severities[def]);
+      r.extensions = json{{"simulated", true}, {"sequence", ++alarm_sequence_}};
+      if (std::find(active_alarm_keys_.begin(), active_alarm_keys_.end(), r.key) == active_alarm_keys_.end()) {
+        active_alarm_keys_.push_back(r.key);
+      }
+      raise = std::move(r);
+    }
+    alarm_state_ = rng.state();
+  }
+  // Outside the lock: the sink may block briefly on its store.
+  if (raise) {
+    if (auto rejected = ctx_.alarms->raise(*raise)) {
+      spdlog::warn("adapter {}: simulated alarm {} rejected: {}", ctx_.spec.name, raise->key, rejected->reason);
+    }
+  } else {
+    ctx_.alarms->clear(alarm_source(ctx_.spec.name), clear_key);
+  }
+  return true;
+}
+
+std::size_t SimulatorAdapter::active_alarms() const {
+  std::lock_guard lock(mu_);
+  return active_alarm_keys_.size();
+}
+
+void SimulatorAdapter::alarm_loop(const std::stop_token& stop) {
+  const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(60.0 / static_cast<double>(options_.alarm_rate_per_minute)));
+  auto next = std::chrono::steady_clock::now() + interval;
+  while (!stop.stop_requested()) {
+    {
+      std::unique_lock lock(wait_mu_);
+      wake_.wait_until(lock, stop, next, [] { return false; });
+    }
+    if (stop.stop_requested()) return;
+    // A stalled step is not made up with a burst.
+    next = std::max(next + interval, std::chrono::steady_clock::now());
+    try {
+      alarm_step();
+    } catch (const std::exception& e) {
+      spdlog::error("adapter {}: simulated alarm failed: {}", ctx_.spec.name, e.what());
+    } catch (...) {
+      spdlog::error("adapter {}: simulated alarm failed", ctx_.spec.name);
     }
   }
 }

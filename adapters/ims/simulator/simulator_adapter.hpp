@@ -26,7 +26,8 @@ struct SimulatorOptions {
   std::int64_t pools = 10;
   std::int64_t resources_per_pool = 1000;
   std::int64_t sites = 2;
-  std::int64_t churn_per_second = 0;  // 0: the inventory never changes after start
+  std::int64_t churn_per_second = 0;       // 0: the inventory never changes after start
+  std::int64_t alarm_rate_per_minute = 0;  // alarm raises and clears per minute; 0: no alarms
   std::uint64_t seed = 1;
 
   // Validates the adapter's config section; throws ConfigError naming the key.
@@ -52,8 +53,26 @@ class SimulatorAdapter final : public Adapter {
   // thread's step); returns the number of resources modified.
   std::size_t churn(std::size_t count);
 
+  // One alarm event (the alarm thread's step): raises an alarm of a random
+  // definition on a random resource, or clears an active one. The sequence
+  // depends only on the seed. Returns false when alarms are off (no sink, or
+  // no resource has an alarm dictionary).
+  bool alarm_step();
+  [[nodiscard]] std::size_t active_alarms() const;
+
+  // Most alarms active at once: past it, every step clears one.
+  static constexpr std::size_t kMaxActiveAlarms = 64;
+
  private:
   void churn_loop(const std::stop_token& stop);
+  void alarm_loop(const std::stop_token& stop);
+
+  struct AlarmType {
+    std::string type_id;
+    std::vector<std::string> definition_ids;
+    std::vector<std::string> definition_keys;
+    std::vector<int> severities;  // Severity values
+  };
 
   const AdapterContext ctx_;
   const SimulatorOptions options_;
@@ -64,10 +83,17 @@ class SimulatorAdapter final : public Adapter {
   std::vector<std::string> resource_ids_;  // churn picks among these
   std::uint64_t churn_state_ = 0;          // random stream of the churn
   std::uint64_t samples_ = 0;
+  std::vector<AlarmType> alarm_types_;
+  std::vector<std::uint8_t> resource_alarm_type_;  // per resource_ids_ entry: index in alarm_types_, or 255
+  std::vector<std::size_t> alarmable_;             // indices into resource_ids_ with a dictionary
+  std::vector<std::string> active_alarm_keys_;     // in raise order
+  std::uint64_t alarm_state_ = 0;                  // random stream of the alarms
+  std::uint64_t alarm_sequence_ = 0;
 
   std::mutex wait_mu_;
   std::condition_variable_any wake_;
   std::jthread churner_;
+  std::jthread alarmer_;
 };
 
 }  // namespace o2gw::ims

@@ -10,9 +10,11 @@
 
 #include "ims/kubernetes/cluster_inventory.hpp"
 #include "ims/kubernetes/kubernetes_options.hpp"
+#include "o2gw/alarms.hpp"
 #include "o2gw/config.hpp"
 #include "o2gw/inventory.hpp"
 #include "unit/adapters/adapter_test_support.hpp"
+#include "unit/alarms/alarm_call_recorder.hpp"
 
 namespace o2gw::ims {
 namespace {
@@ -114,6 +116,7 @@ struct Cluster {
   std::map<std::string, json> nodes_now;  // what the node informer would hold
   ClusterInventory inventory;
   std::vector<Change> last;
+  test::AlarmCallRecorder alarms;  // sees what the adapter would report, after each apply
 
   explicit Cluster(json config = {{"kubeconfig", "/k"}}, ClusterAccess access = default_access())
       : ctx(make_adapter_context("cluster-a", &cache, config)),
@@ -137,6 +140,7 @@ struct Cluster {
     inventory.record(kind, changes);
     auto d = inventory.delta();
     last = cache.apply("cluster-a", std::move(d.upserts), d.removals);
+    report_alarms(alarms, inventory.alarm_source(), d.alarms);
     return last;
   }
   std::vector<Change>& nodes(const std::vector<k8s::InformerChange>& changes) {
@@ -162,6 +166,34 @@ std::size_t count_changes(const std::vector<Change>& changes, Kind kind, ChangeT
   std::size_t n = 0;
   for (const auto& c : changes) n += (c.kind == kind && c.type == type) ? 1 : 0;
   return n;
+}
+
+// Sets (or adds) one of the node's conditions.
+json with_condition(json node, const std::string& type, const std::string& status, const std::string& reason,
+                    const std::string& since = "2026-02-03T04:05:06Z") {
+  json& conditions = node["status"]["conditions"];
+  json c = {{"type", type},
+            {"status", status},
+            {"reason", reason},
+            {"message", type + " is " + status},
+            {"lastHeartbeatTime", "2026-02-03T04:05:06Z"},
+            {"lastTransitionTime", since}};
+  for (auto& existing : conditions) {
+    if (existing["type"] == type) {
+      existing = c;
+      return node;
+    }
+  }
+  conditions.push_back(c);
+  return node;
+}
+
+using AlarmOp = test::AlarmCallRecorder::Call::Op;
+
+// The id of a node-condition definition in the dictionary of the test nodes' type.
+std::string definition_id(const AdapterContext& ctx, const std::string& key,
+                          const std::string& type_key = "aws|m5.xlarge|amd64|LOGICAL") {
+  return ctx.derive_id("alarmDefinition", type_key + "/" + key);
 }
 
 // ---------------------------------------------------------------------------
@@ -644,6 +676,234 @@ std::string config_error_key(const json& config) {
     return e.key();
   }
   return "(accepted)";
+}
+
+// ---------------------------------------------------------------------------
+// Alarms
+
+TEST(KubernetesAlarms, EveryResourceTypeCarriesTheNodeConditionDictionary) {
+  Cluster c;
+  NodeArgs arm;
+  arm.instance_type = "m6g.xlarge";
+  arm.arch = "arm64";
+  c.nodes({change(Type::added, make_node("n1")), change(Type::added, make_node("n2", arm))});
+  ASSERT_EQ(c.cache.count(Kind::resource_type), 2u);
+  EXPECT_EQ(c.cache.count(Kind::alarm_dictionary), 2u);
+  c.cache.visit(Kind::resource_type, [&](const InventoryObject& type) {
+    const json& dict = type.doc["alarmDictionary"];
+    EXPECT_EQ(type.doc["alarmDictionaryId"], dict["alarmDictionaryId"]);
+    EXPECT_EQ(dict["alarmDictionaryVersion"], "1.0");
+    EXPECT_EQ(dict["entityType"], "kubernetes-node");
+    ObjectPtr served = c.cache.get(Kind::alarm_dictionary, dict["alarmDictionaryId"]);
+    ASSERT_NE(served, nullptr);
+    EXPECT_EQ(served->parent_id, type.id);
+    std::map<std::string, json> by_name;
+    for (const auto& def : dict["alarmDefinition"]) by_name[def["alarmName"]] = def;
+    ASSERT_EQ(by_name.size(), 5u);
+    for (const auto& [name, def] : by_name) {
+      EXPECT_EQ(def["clearingType"], "AUTOMATIC") << name;
+      EXPECT_FALSE(def["alarmDescription"].get<std::string>().empty()) << name;
+      EXPECT_FALSE(def["proposedRepairActions"].get<std::string>().empty()) << name;
+    }
+    EXPECT_EQ(by_name["Node not ready"]["alarmAdditionalFields"]["severity"], "CRITICAL");
+    EXPECT_EQ(by_name["Node memory pressure"]["alarmAdditionalFields"]["severity"], "MAJOR");
+    EXPECT_EQ(by_name["Node disk pressure"]["alarmAdditionalFields"]["severity"], "MAJOR");
+    EXPECT_EQ(by_name["Node PID pressure"]["alarmAdditionalFields"]["severity"], "MAJOR");
+    EXPECT_EQ(by_name["Node network unavailable"]["alarmAdditionalFields"]["severity"], "CRITICAL");
+    // Definition ids are derived like every other id, from the type's key.
+    const json& extensions = type.doc["extensions"];
+    const std::string type_key =
+        extensions["provider"].get<std::string>() + "|" + extensions["instanceType"].get<std::string>() + "|" +
+        extensions["architecture"].get<std::string>() + "|" + type.doc["resourceKind"].get<std::string>();
+    EXPECT_EQ(by_name["Node not ready"]["alarmDefinitionId"],
+              c.ctx.derive_id("alarmDefinition", type_key + "/NodeNotReady"));
+  });
+}
+
+TEST(KubernetesAlarms, BadConditionsRaiseAndRecoveryClears) {
+  Cluster c;
+  c.nodes({change(Type::added, make_node("n1")), change(Type::added, make_node("n2"))});
+  EXPECT_TRUE(c.alarms.calls().empty());  // healthy nodes raise nothing
+
+  NodeArgs down;
+  down.ready = false;
+  down.rv = "2";
+  json n1 = with_condition(make_node("n1", down), "Ready", "Unknown", "NodeStatusUnknown", "2026-02-03T04:05:06Z");
+  n1 = with_condition(n1, "MemoryPressure", "True", "KubeletHasInsufficientMemory", "2026-02-03T04:00:00Z");
+  c.nodes({change(Type::modified, n1)});
+  auto raised = c.alarms.calls_of(AlarmOp::raise);
+  ASSERT_EQ(raised.size(), 2u);
+  std::map<std::string, AlarmReport> by_key;
+  for (const auto& call : raised) by_key.emplace(call.key, *call.report);
+  ASSERT_TRUE(by_key.contains("uid-n1/Ready"));
+  ASSERT_TRUE(by_key.contains("uid-n1/MemoryPressure"));
+  const AlarmReport& not_ready = by_key["uid-n1/Ready"];
+  EXPECT_EQ(not_ready.source, "kubernetes/cluster-a");
+  EXPECT_EQ(not_ready.resource_id, c.resource_of("n1")->id);
+  EXPECT_TRUE(not_ready.resource_type_id.empty());  // the resource's own type
+  EXPECT_EQ(not_ready.definition, definition_id(c.ctx, "NodeNotReady"));
+  EXPECT_EQ(not_ready.severity, Severity::critical);
+  EXPECT_EQ(not_ready.extensions["node"], "n1");
+  EXPECT_EQ(not_ready.extensions["reason"], "NodeStatusUnknown");
+  EXPECT_EQ(not_ready.extensions["message"], "Ready is Unknown");
+  EXPECT_EQ(not_ready.extensions["lastTransitionTime"], "2026-02-03T04:05:06Z");
+  ASSERT_TRUE(not_ready.since.has_value());
+  EXPECT_EQ(*not_ready.since, parse_kubernetes_time("2026-02-03T04:05:06Z"));
+  const AlarmReport& memory = by_key["uid-n1/MemoryPressure"];
+  EXPECT_EQ(memory.definition, definition_id(c.ctx, "MemoryPressure"));
+  EXPECT_EQ(memory.severity, Severity::major);
+  EXPECT_EQ(memory.extensions["reason"], "KubeletHasInsufficientMemory");
+  // The definitions named are in the dictionary of the resource's type.
+  ObjectPtr type = c.cache.get(Kind::resource_type, c.resource_of("n1")->doc["resourceTypeId"]);
+  ASSERT_NE(type, nullptr);
+  std::set<std::string> keys_in_dictionary;
+  for (const auto& def : type->doc["alarmDictionary"]["alarmDefinition"]) {
+    keys_in_dictionary.insert(def["alarmDefinitionId"]);
+  }
+  EXPECT_TRUE(keys_in_dictionary.contains(not_ready.definition));
+  EXPECT_TRUE(keys_in_dictionary.contains(memory.definition));
+  EXPECT_EQ(c.inventory.active_alarm_keys(), (std::vector<std::string>{"uid-n1/MemoryPressure", "uid-n1/Ready"}));
+
+  // A heartbeat-only update (and the same conditions again) reports nothing.
+  c.alarms.forget_calls();
+  n1["metadata"]["resourceVersion"] = "3";
+  c.nodes({change(Type::modified, n1)});
+  EXPECT_TRUE(c.alarms.calls().empty());
+
+  // Memory recovers: that alarm clears, NotReady stays.
+  n1 = with_condition(n1, "MemoryPressure", "False", "KubeletHasSufficientMemory");
+  n1["metadata"]["resourceVersion"] = "4";
+  c.nodes({change(Type::modified, n1)});
+  auto calls = c.alarms.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].op, AlarmOp::clear);
+  EXPECT_EQ(calls[0].source, "kubernetes/cluster-a");
+  EXPECT_EQ(calls[0].key, "uid-n1/MemoryPressure");
+
+  // The node is Ready again: everything clears.
+  c.alarms.forget_calls();
+  NodeArgs up;
+  up.rv = "5";
+  c.nodes({change(Type::modified, make_node("n1", up))});
+  calls = c.alarms.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].op, AlarmOp::clear);
+  EXPECT_EQ(calls[0].key, "uid-n1/Ready");
+  EXPECT_TRUE(c.alarms.active().empty());
+  EXPECT_TRUE(c.inventory.active_alarm_keys().empty());
+}
+
+TEST(KubernetesAlarms, OtherConditionsAndSeverityChanges) {
+  Cluster c;
+  json n1 = with_condition(make_node("n1"), "DiskPressure", "True", "KubeletHasDiskPressure");
+  n1 = with_condition(n1, "PIDPressure", "Unknown", "NodeStatusUnknown");  // Unknown pressure: no alarm
+  n1 = with_condition(n1, "NetworkUnavailable", "True", "NoRouteCreated");
+  c.nodes({change(Type::added, n1)});
+  std::map<std::string, AlarmReport> by_key;
+  for (const auto& call : c.alarms.calls_of(AlarmOp::raise)) by_key.emplace(call.key, *call.report);
+  ASSERT_EQ(by_key.size(), 2u);
+  EXPECT_EQ(by_key["uid-n1/DiskPressure"].definition, definition_id(c.ctx, "DiskPressure"));
+  EXPECT_EQ(by_key["uid-n1/DiskPressure"].severity, Severity::major);
+  EXPECT_EQ(by_key["uid-n1/NetworkUnavailable"].definition, definition_id(c.ctx, "NetworkUnavailable"));
+  EXPECT_EQ(by_key["uid-n1/NetworkUnavailable"].severity, Severity::critical);
+
+  // A changed reason is raised again (the service turns it into a CHANGE).
+  c.alarms.forget_calls();
+  n1 = with_condition(n1, "PIDPressure", "True", "KubeletHasInsufficientPID");
+  n1["metadata"]["resourceVersion"] = "2";
+  c.nodes({change(Type::modified, n1)});
+  auto raised = c.alarms.calls_of(AlarmOp::raise);
+  ASSERT_EQ(raised.size(), 1u);
+  EXPECT_EQ(raised[0].key, "uid-n1/PIDPressure");
+  EXPECT_EQ(raised[0].report->severity, Severity::major);
+}
+
+TEST(KubernetesAlarms, DeletedNodeClearsItsAlarms) {
+  Cluster c;
+  NodeArgs down;
+  down.ready = false;
+  c.nodes({change(Type::added, make_node("n1", down)), change(Type::added, make_node("n2"))});
+  ASSERT_EQ(c.alarms.active().size(), 1u);
+  c.alarms.forget_calls();
+  c.nodes({change(Type::deleted, make_node("n1", down))});
+  auto calls = c.alarms.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].op, AlarmOp::clear);
+  EXPECT_EQ(calls[0].key, "uid-n1/Ready");
+  EXPECT_TRUE(c.alarms.active().empty());
+
+  // Deleted and created again under the same name: the old uid's alarm clears, the new one's is raised.
+  c.nodes({change(Type::added, make_node("n1", down))});
+  json again = make_node("n1", down);
+  again["metadata"]["uid"] = "uid-n1-again";
+  c.alarms.forget_calls();
+  c.nodes({change(Type::deleted, make_node("n1", down)), change(Type::added, again)});
+  EXPECT_EQ(c.alarms.calls_of(AlarmOp::clear).size(), 1u);
+  ASSERT_EQ(c.alarms.calls_of(AlarmOp::raise).size(), 1u);
+  EXPECT_EQ(c.alarms.calls_of(AlarmOp::raise)[0].key, "uid-n1-again/Ready");
+  EXPECT_EQ(c.alarms.calls_of(AlarmOp::raise)[0].report->resource_id, c.resource_of("n1")->id);
+}
+
+TEST(KubernetesAlarms, NodeShownByItsMachineAlarmsOnTheMachinesResource) {
+  Cluster c;
+  c.feed(WatchedKind::openshift_machine_set, {change(Type::added, openshift_machine_set("workers-a", 1))});
+  NodeArgs down;
+  down.ready = false;
+  c.nodes({change(Type::added, make_node("n1", down))});
+  ASSERT_EQ(c.alarms.calls_of(AlarmOp::raise).size(), 1u);
+  EXPECT_EQ(c.alarms.calls_of(AlarmOp::raise)[0].report->resource_id, c.ctx.derive_id("resource", "uid-n1"));
+
+  // Its machine appears: the node is now shown by the machine's resource, and the alarm moves there.
+  c.alarms.forget_calls();
+  c.feed(WatchedKind::openshift_machine, {change(Type::added, openshift_machine("workers-a-1", "workers-a", "n1"))});
+  auto raised = c.alarms.calls_of(AlarmOp::raise);
+  ASSERT_EQ(raised.size(), 1u);
+  EXPECT_EQ(raised[0].key, "uid-n1/Ready");
+  EXPECT_EQ(raised[0].report->resource_id, c.ctx.derive_id("resource", "uid-m-workers-a-1"));
+  EXPECT_EQ(raised[0].report->resource_id, c.resource_of("n1")->id);
+  EXPECT_TRUE(c.alarms.calls_of(AlarmOp::clear).empty());
+}
+
+TEST(KubernetesAlarms, RetainOnlyAfterAFullListDropsStaleAlarms) {
+  // What the adapter does after its first sync and after a relist.
+  Cluster c;
+  test::AlarmCallRecorder& sink = c.alarms;
+  AlarmReport stale;
+  stale.source = "kubernetes/cluster-a";
+  stale.key = "uid-gone/Ready";
+  (void)sink.raise(stale);  // left over from before a restart
+  NodeArgs down;
+  down.ready = false;
+  c.nodes({change(Type::added, make_node("n1", down)), change(Type::added, make_node("n2"))});
+  sink.retain_only(c.inventory.alarm_source(), c.inventory.active_alarm_keys());
+  auto retain = sink.calls_of(AlarmOp::retain_only);
+  ASSERT_EQ(retain.size(), 1u);
+  EXPECT_EQ(retain[0].keys, std::vector<std::string>{"uid-n1/Ready"});
+  ASSERT_EQ(sink.active().size(), 1u);
+  EXPECT_EQ(sink.active().begin()->first.second, "uid-n1/Ready");
+}
+
+TEST(KubernetesAlarms, RejectedReportsAreLoggedNotFatal) {
+  Cluster c;
+  c.alarms.reject_with("no resource type");
+  NodeArgs down;
+  down.ready = false;
+  EXPECT_NO_THROW(c.nodes({change(Type::added, make_node("n1", down))}));
+  EXPECT_EQ(c.alarms.calls_of(AlarmOp::raise).size(), 1u);
+}
+
+TEST(KubernetesAlarms, KubernetesTimesParse) {
+  using namespace std::chrono;
+  auto t = parse_kubernetes_time("2026-02-03T04:05:06Z");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(duration_cast<seconds>(t->time_since_epoch()).count(), 1770091506);
+  EXPECT_EQ(parse_kubernetes_time("2026-02-03T05:05:06+01:00"), t);
+  auto frac = parse_kubernetes_time("2026-02-03T04:05:06.250Z");
+  ASSERT_TRUE(frac.has_value());
+  EXPECT_EQ(duration_cast<milliseconds>(*frac - *t).count(), 250);
+  EXPECT_FALSE(parse_kubernetes_time("").has_value());
+  EXPECT_FALSE(parse_kubernetes_time("yesterday").has_value());
+  EXPECT_FALSE(parse_kubernetes_time("2026-13-03T04:05:06Z").has_value());
 }
 
 TEST(KubernetesConfig, Defaults) {
