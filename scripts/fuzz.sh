@@ -10,7 +10,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then targets=(fuzz_http_request fuzz_config fuzz_inventory_file fuzz_query fuzz_callback_guard fuzz_kubeconfig
-  fuzz_k8s_watch fuzz_alertmanager); fi
+  fuzz_k8s_watch fuzz_alertmanager fuzz_jwt); fi
 O2GW_SETUP_FUZZ=1 O2GW_SETUP_TOOLS=0 bash scripts/setup.sh
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz --target "${targets[@]}"
@@ -56,6 +56,10 @@ for t in "${targets[@]}"; do
 '"endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://p/graph","fingerprint":"0123456789abcdef"},'\
 '{"status":"resolved","labels":{"instance":"worker-2:9100"},"startsAt":"2026-11-27T07:00:00+02:00",'\
 '"endsAt":"2026-11-27T08:00:00Z"}]}' > "$corpus/seed-webhook" ;;
+    fuzz_jwt)
+      # NUL-separated: a compact JWS, a JWKS document, a raw signature.
+      { printf '%s' 'eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImVjIn0.eyJpc3MiOiJodHRwczovL2lkcCIsImF1ZCI6Im8yZ3ciLCJzdWIiOiJzbW8iLCJleHAiOjE5MDAwMDAwMDB9.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0-Pw'
+        printf '\0%s' '{"keys":[{"kty":"EC","kid":"ec","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}' 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0-Pw'; } > "$corpus/seed-jws" ;;
   esac
   budget=(-max_total_time="$seconds")
   if [[ -n "${O2GW_FUZZ_RUNS:-}" ]]; then budget=(-runs="$O2GW_FUZZ_RUNS" -seed=1); fi

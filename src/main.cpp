@@ -17,6 +17,8 @@
 #include "o2gw/alarms.hpp"
 #include "o2gw/alertmanager.hpp"
 #include "o2gw/api.hpp"
+#include "o2gw/audit.hpp"
+#include "o2gw/auth.hpp"
 #include "o2gw/config.hpp"
 #include "o2gw/events.hpp"
 #include "o2gw/health_alarms.hpp"
@@ -24,9 +26,12 @@
 #include "o2gw/inventory.hpp"
 #include "o2gw/logging.hpp"
 #include "o2gw/metrics.hpp"
+#include "o2gw/problem.hpp"
 #include "o2gw/query.hpp"
 #include "o2gw/registry.hpp"
+#include "o2gw/rate_limit.hpp"
 #include "o2gw/router.hpp"
+#include "o2gw/security.hpp"
 #include "o2gw/server.hpp"
 #include "o2gw/store.hpp"
 #include "o2gw/uuid.hpp"
@@ -265,10 +270,54 @@ int main(int argc, char** argv) {
 
   std::atomic<bool> shutting_down{false};
   o2gw::Router router;
+
+  // Security: authentication, rate limiting and the audit log sit in the gate before the router.
+  std::unique_ptr<o2gw::AuditLog> audit;
+  std::unique_ptr<o2gw::RateLimiter> limiter;
+  std::unique_ptr<o2gw::Authenticator> authenticator;
+  o2gw::net::HttpClient jwks_client(delivery_loop, o2gw::net::ClientOptions{});
+  try {
+    if (cfg.audit.enabled) {
+      o2gw::AuditConfig audit_cfg = cfg.audit;
+      if (audit_cfg.path.empty()) audit_cfg.path = cfg.data_dir / "audit.log";
+      audit = std::make_unique<o2gw::AuditLog>(audit_cfg, &metrics);
+      spdlog::info("audit log: {}", audit_cfg.path.string());
+    }
+    if (cfg.rate_limit.enabled) limiter = std::make_unique<o2gw::RateLimiter>(cfg.rate_limit, &metrics);
+    if (cfg.auth.enabled) {
+      authenticator = std::make_unique<o2gw::Authenticator>(cfg.auth, &jwks_client, &metrics);
+      authenticator->start();
+      spdlog::info("authentication on: JWT {}, {} API token(s), {} client identity rule(s), {} trusted proxy range(s)",
+                   cfg.auth.jwt.enabled ? "on" : "off", cfg.auth.api_tokens.size(), cfg.auth.client_identities.size(),
+                   cfg.auth.trusted_proxies.size());
+    } else {
+      spdlog::warn("authentication is off (auth.enabled: false): every caller may read and change everything");
+    }
+  } catch (const o2gw::ConfigError& e) {
+    spdlog::critical("configuration error: {}: {}", e.key(), e.reason());
+    o2gw::flush_logs();
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start the security layer: {}", e.what());
+    o2gw::flush_logs();
+    return 1;
+  }
+  o2gw::SecurityGate gate({&router, authenticator.get(), limiter.get(), audit.get(), &metrics}, cfg.auth);
+
   o2gw::ServerHooks hooks;
-  hooks.handle = [&router](const o2gw::http::Request& req, std::function<void(o2gw::http::Response)> respond) {
-    router.dispatch_async(req, std::move(respond));
+  hooks.handle = [&router, &gate](o2gw::http::Request& req, std::function<void(o2gw::http::Response)> respond) {
+    if (req.conn && req.conn->ops_listener) {
+      // The ops listener serves probes and metrics only, without credentials.
+      if (req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics") {
+        router.dispatch_async(req, std::move(respond));
+      } else {
+        respond(o2gw::problem_response(req, 404, "the ops listener serves /healthz, /readyz and /metrics only"));
+      }
+      return;
+    }
+    gate.handle(req, std::move(respond));
   };
+  hooks.tls_event = [&metrics](std::string_view event) { metrics.count_tls_event(event); };
   bool access_log = cfg.server.access_log;
   hooks.completed = [&metrics, access_log](const auto& req, const auto& res, double seconds, std::string_view peer) {
     metrics.observe_request(res.route, o2gw::http::method_name(req.method), res.status, seconds);
@@ -292,7 +341,12 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot listen on {}:{}: {}", cfg.server.listen_address, cfg.server.port, e.what());
     return 1;
   }
-  spdlog::info("listening on {}:{}", cfg.server.listen_address, cfg.server.port);
+  spdlog::info("listening on {}:{}{}", cfg.server.listen_address, cfg.server.port,
+               cfg.server.tls.enabled ? " (TLS)" : "");
+  if (cfg.server.ops_enabled) {
+    cfg.server.ops_port = server.ops_port();
+    spdlog::info("ops listener on {}:{}", cfg.server.ops_listen_address, cfg.server.ops_port);
+  }
 
   o2gw::PagerOptions paging{cfg.query.default_page_size, cfg.query.max_page_size, cfg.query.marker_key};
   o2gw::Pager pager(paging);
@@ -353,6 +407,7 @@ int main(int argc, char** argv) {
   spdlog::info("server stopped; stopping adapters");
   if (adapter_starter.joinable()) adapter_starter.join();
   registry.stop();
+  if (authenticator) authenticator->stop();
   deliverer.stop();
   spdlog::info("bye");
   o2gw::flush_logs();

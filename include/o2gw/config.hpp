@@ -63,6 +63,28 @@ struct AdapterSpec {
   std::string key;  // "adapters[0]", for error messages
 };
 
+// HTTPS on the API listener (server.tls). Certificate files are watched and
+// reloaded without a restart when they change (cert-manager rotation).
+struct TlsServerConfig {
+  bool enabled = false;
+  std::filesystem::path cert_file;  // PEM chain, leaf first
+  std::filesystem::path key_file;   // PEM private key
+  // "1.3" (default) or "1.2": the lowest protocol version accepted.
+  std::string min_version = "1.3";
+  // OpenSSL lists: TLS 1.3 suites, and (only with min_version 1.2) the 1.2 ciphers.
+  std::string ciphersuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+  std::string ciphers =
+      "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+      "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+  // mTLS: off, optional (verified when presented) or required.
+  enum class ClientAuth { off, optional, required };
+  ClientAuth client_auth = ClientAuth::off;
+  std::filesystem::path client_ca_file;  // CA bundle for client certificates
+  std::chrono::milliseconds reload_interval{10000};   // how often the files are checked
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::seconds hsts_max_age{31536000};
+};
+
 struct ServerConfig {
   std::string listen_address = "0.0.0.0";
   std::uint16_t port = 8080;
@@ -75,6 +97,12 @@ struct ServerConfig {
   std::chrono::milliseconds write_timeout{30000};
   std::chrono::milliseconds shutdown_grace{10000};
   bool access_log = true;
+  TlsServerConfig tls;
+  // A second, plain-HTTP listener that serves only /healthz, /readyz and /metrics
+  // (server.ops_listen), so probes and scrapers need neither TLS nor credentials.
+  bool ops_enabled = false;
+  std::string ops_listen_address = "0.0.0.0";
+  std::uint16_t ops_port = 9090;
 };
 
 struct OCloudConfig {
@@ -165,8 +193,89 @@ struct AlarmsConfig {
   AlertmanagerConfig alertmanager;
 };
 
+// A credential-to-identity rule for static API tokens, client certificates and
+// identities asserted by a trusted proxy.
+struct ApiTokenConfig {
+  std::string name;                // who it is, for logs and the audit log
+  std::string sha256;              // lower-case hex SHA-256 of the token (the token itself is never stored)
+  std::vector<std::string> roles;  // role names
+  std::string tenant;
+};
+
+struct ClientIdentityConfig {
+  // Exactly one is set: the RFC 2253 subject ("CN=smo,O=Operator") or one SAN
+  // ("DNS:smo.example.net", "URI:spiffe://...", "email:..", "IP:..").
+  std::string subject;
+  std::string san;
+  std::vector<std::string> roles;
+  std::string tenant;
+};
+
+struct JwtConfig {
+  bool enabled = false;  // true when jwks_file or jwks_url is set
+  std::string issuer;    // required: exact match of "iss"
+  std::vector<std::string> audiences;  // required: "aud" must contain one of them
+  std::filesystem::path jwks_file;
+  std::string jwks_url;                 // https:// (or http:// on loopback only)
+  std::filesystem::path jwks_ca_file;   // CA for jwks_url; empty: the system store
+  std::chrono::seconds jwks_refresh_interval{300};     // periodic refresh of jwks_url (a file is re-read on an unknown kid)
+  std::chrono::seconds jwks_min_refresh_interval{10};  // at most one unknown-kid refresh per interval
+  std::vector<std::string> algorithms{"RS256", "ES256"};
+  std::chrono::seconds leeway{30};  // for exp, nbf and iat
+  // Claim holding the roles: a dotted path ("realm_access.roles"); an array of
+  // strings or one space-separated string ("scope").
+  std::string roles_claim = "roles";
+  // Claim value -> role name; a value equal to a role name maps to it without an entry.
+  std::vector<std::pair<std::string, std::string>> role_map;
+  std::string subject_claim = "sub";
+  std::string tenant_claim;  // empty: no tenancy from tokens
+  std::size_t max_token_bytes = 8192;
+  std::size_t cache_entries = 10000;  // verified tokens remembered until they expire
+};
+
+struct AuthConfig {
+  bool enabled = false;  // off: every route is open (a warning is logged at start)
+  // Paths served without credentials (exact match).
+  std::vector<std::string> anonymous_paths{"/healthz", "/readyz"};
+  JwtConfig jwt;
+  std::vector<ApiTokenConfig> api_tokens;
+  std::vector<ClientIdentityConfig> client_identities;
+  // Peers (IPs or CIDRs) whose proxy_identity_header is believed; the header is
+  // ignored from anyone else.
+  std::vector<std::string> trusted_proxies;
+  std::string proxy_identity_header = "X-Client-Subject";
+  // When true, a tenant (from tenant_claim or an identity rule) scopes subscriptions.
+  bool multi_tenant = false;
+};
+
+// Token buckets per (client identity, route class).
+struct RateLimitClassConfig {
+  double rate = 0;   // tokens per second
+  double burst = 0;  // bucket size
+};
+
+struct RateLimitConfig {
+  bool enabled = false;
+  RateLimitClassConfig read{200, 400};
+  RateLimitClassConfig write{20, 40};
+  RateLimitClassConfig admin{10, 20};
+  // Requests without a verified identity (including failed authentication), per peer address.
+  RateLimitClassConfig unauthenticated{20, 40};
+  std::size_t max_buckets = 100000;     // beyond this, idle buckets are evicted first
+  std::chrono::seconds idle_evict{600};  // a bucket untouched this long is dropped
+};
+
+struct AuditConfig {
+  bool enabled = true;
+  std::filesystem::path path;  // empty: <data_dir>/audit.log; "-": standard output
+  std::size_t queue_limit = 65536;  // records waiting for the writer; beyond: dropped and counted
+};
+
 struct Config {
   ServerConfig server;
+  AuthConfig auth;
+  RateLimitConfig rate_limit;
+  AuditConfig audit;
   AlarmsConfig alarms;
   SubscriptionsConfig subscriptions;
   WebhooksConfig webhooks;

@@ -4,12 +4,30 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+namespace o2gw {
+struct Principal;  // o2gw/auth.hpp
+}
+
 namespace o2gw::http {
+
+// What the session knows about the connection a request came on. Shared by
+// every request of the connection (one allocation per connection, not per request).
+struct ConnectionInfo {
+  bool tls = false;
+  bool ops_listener = false;  // the plain health/metrics listener (server.ops_listen)
+  std::string peer_ip;        // remote address without the port
+  std::string peer;           // "ip:port", for logs
+  // The client certificate, only when one was presented and verified against
+  // server.tls.client_ca_file (mTLS). Empty otherwise.
+  std::string client_subject;             // RFC 2253, e.g. "CN=smo,O=Operator"
+  std::vector<std::string> client_sans;   // "DNS:x", "URI:x", "IP:x", "email:x"
+};
 
 enum class Method { get, head, post, put, patch, del, options, other };
 
@@ -30,6 +48,11 @@ struct Request {
   std::vector<Header> headers;
   std::string body;
   std::string request_id;
+  // Set by the session; never null for requests that came through HttpServer.
+  std::shared_ptr<const ConnectionInfo> conn;
+  // Set by the security gate once the caller is authenticated; null when
+  // authentication is disabled or the route is anonymous and no credentials came.
+  std::shared_ptr<const Principal> principal;
 
   // Case-insensitive header lookup; empty view when absent.
   [[nodiscard]] std::string_view header(std::string_view name) const;

@@ -37,6 +37,17 @@ class Metrics {
   // Alarm events: "raised", "changed", "cleared", "acknowledged"; and the active alarms.
   void count_alarm(std::string_view event);
   void set_active_alarms(double n);
+  // Security: refused credentials by reason ("expired", "bad_signature", ...),
+  // 403s, 429s by route class, rate-limit buckets held, audit records dropped,
+  // TLS events ("reload_ok", "reload_failed", "handshake_failed", ...) and JWKS
+  // refreshes by outcome ("ok", "failed").
+  void count_auth_failure(std::string_view reason);
+  void count_forbidden();
+  void count_rate_limited(std::string_view route_class);
+  void set_rate_limit_buckets(double n);
+  void count_audit_dropped();
+  void count_tls_event(std::string_view event);
+  void count_jwks_refresh(std::string_view outcome);
 
   // Runs before each scrape to refresh gauges that are cheaper to read than to track.
   void set_collect_hook(std::function<void()> hook);

@@ -55,6 +55,8 @@ class Router {
   [[nodiscard]] http::Response dispatch(const http::Request& req) const;
   // Dispatches any route; `done` runs exactly once (for synchronous routes, before this returns).
   void dispatch_async(const http::Request& req, Responder done) const;
+  // The same, for a request already matched (the security gate matches first to find the route's roles).
+  void dispatch_matched(const http::Request& req, Match m, Responder done) const;
 
  private:
   struct Node;

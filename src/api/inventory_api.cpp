@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "o2gw/api.hpp"
+#include "o2gw/security.hpp"
 #include "o2gw/inventory.hpp"
 #include "o2gw/problem.hpp"
 #include "o2gw/query.hpp"
@@ -79,6 +80,21 @@ constexpr Collection kCollections[] = {
     {"oCloudSites", "oCloudSiteId", Kind::ocloud_site, true, "O-Cloud site"},
 };
 
+// Deployment-manager credentials (profileData secrets) only for deployers and
+// admins: others get the same document with those fields blanked. Deployment
+// managers are few, so re-serialising their responses costs little.
+void without_credentials(const http::Request& req, http::Response& res) {
+  if (res.status != 200 || may_see_credentials(req)) return;
+  auto doc = nlohmann::json::parse(res.body, nullptr, false);
+  if (doc.is_discarded()) return;
+  if (doc.is_array()) {
+    for (auto& dm : doc) redact_credentials(dm);
+  } else {
+    redact_credentials(doc);
+  }
+  res.body = doc.dump();
+}
+
 std::string ocloud_json(const Config& cfg) {
   std::string uri = service_uri(cfg);
   nlohmann::json j = {
@@ -97,7 +113,7 @@ std::string service_uri(const Config& cfg) {
     std::string host = cfg.server.listen_address;
     if (host == "0.0.0.0" || host == "::") host = "localhost";
     if (host.find(':') != std::string::npos) host = "[" + host + "]";  // IPv6 literal in a URI
-    uri = "http://" + host + ":" + std::to_string(cfg.server.port);
+    uri = std::string(cfg.server.tls.enabled ? "https://" : "http://") + host + ":" + std::to_string(cfg.server.port);
   }
   while (!uri.empty() && uri.back() == '/') uri.pop_back();
   return uri;
@@ -126,12 +142,15 @@ void register_inventory_api(Router& router, const ApiContext& ctx) {
 
     for (const Collection& col : kCollections) {
       const std::string list_path = base + "/" + std::string(col.path);
+      const bool credentials = col.kind == Kind::deployment_manager;
       router.add(Method::get, list_path,
-                 [cache, pager, col](const http::Request& req, const PathParams&) {
-                   return list_of(req, *cache, *pager, col.kind);
+                 [cache, pager, col, credentials](const http::Request& req, const PathParams&) {
+                   auto res = list_of(req, *cache, *pager, col.kind);
+                   if (credentials) without_credentials(req, res);
+                   return res;
                  });
       router.add(Method::get, list_path + "/{" + std::string(col.param) + "}",
-                 [cache, col](const http::Request& req, const PathParams& p) {
+                 [cache, col, credentials](const http::Request& req, const PathParams& p) {
                    std::string id = p.get(col.param);
                    http::Response bad;
                    if (col.uuid_ids) {
@@ -146,7 +165,9 @@ void register_inventory_api(Router& router, const ApiContext& ctx) {
                      return problem_response(req, 404, "no " + std::string(col.noun) + " with " +
                                                            std::string(col.param) + " " + id);
                    }
-                   return single(req, *obj);
+                   auto res = single(req, *obj);
+                   if (credentials) without_credentials(req, res);
+                   return res;
                  });
     }
 

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "o2gw/api.hpp"
+#include "o2gw/auth.hpp"
 #include "o2gw/events.hpp"
 #include "o2gw/http_client.hpp"
 #include "o2gw/problem.hpp"
@@ -84,15 +85,29 @@ Parsed<NewSubscription> parse_subscription(const http::Request& req, const Subsc
   return out;
 }
 
+// With auth.multi_tenant, a caller with a tenant sees only its tenant's
+// subscriptions (admins see all). nullopt: no scoping.
+std::optional<std::string> tenant_scope(const http::Request& req, const Config& cfg) {
+  if (!cfg.auth.multi_tenant || !req.principal || req.principal->roles.has(Role::admin)) return std::nullopt;
+  return req.principal->tenant;
+}
+
+bool visible(const Subscription& s, const std::optional<std::string>& scope) {
+  return !scope || s.record.tenant == *scope;
+}
+
 // Lists through the query engine (filter, selectors, sort, paging) like every list.
 http::Response list_subscriptions(const http::Request& req, const SubscriptionService& service,
-                                  const AttributeSchema& schema, const Pager& pager) {
+                                  const AttributeSchema& schema, const Pager& pager,
+                                  const std::optional<std::string>& scope) {
   auto query = ListQuery::from_request(req, schema, pager);
   if (!query) return problem_response(req, query.problem());
   auto snap = service.snapshot();
   std::vector<QueryItem> items;
   items.reserve(snap->size());
-  for (const auto& s : *snap) items.push_back({s->record.id, &s->doc, s->json});
+  for (const auto& s : *snap) {
+    if (visible(*s, scope)) items.push_back({s->record.id, &s->doc, s->json});
+  }
   ListResult result = query->run(items, ListQuery::InputOrder::by_id);
   http::Response r = json_response(std::move(result.body));
   if (!result.link.empty()) r.set_header("Link", std::move(result.link));
@@ -135,15 +150,16 @@ void register_subscription_routes(Router& router, const ApiContext& ctx, const E
   const std::string& base = kind->base;
   const std::string param = kind->id_attribute;
   {
-    router.add(Method::get, base, [service, pager, kind](const http::Request& req, const PathParams&) {
-      return list_subscriptions(req, *service, *kind->schema, *pager);
+    router.add(Method::get, base, [service, pager, kind, cfg](const http::Request& req, const PathParams&) {
+      return list_subscriptions(req, *service, *kind->schema, *pager, tenant_scope(req, *cfg));
     });
 
-    router.add(Method::get, base + "/{" + param + "}", [service, kind](const http::Request& req, const PathParams& p) {
+    router.add(Method::get, base + "/{" + param + "}",
+               [service, kind, cfg](const http::Request& req, const PathParams& p) {
       const std::string& id = p.get(kind->id_attribute);
       if (!is_uuid(id)) return problem_response(req, 400, kind->id_attribute + " '" + id + "' is not a valid UUID");
       auto sub = service->find(lower(id));
-      if (!sub) return problem_response(req, 404, "no subscription with " + kind->id_attribute + " " + id);
+      if (!sub || !visible(*sub, tenant_scope(req, *cfg))) return problem_response(req, 404, "no subscription with " + kind->id_attribute + " " + id);
       if (req.query.empty()) return json_response(sub->json);
       auto query = SingleQuery::from_request(req, *kind->schema);
       if (!query) return problem_response(req, query.problem());
@@ -159,6 +175,8 @@ void register_subscription_routes(Router& router, const ApiContext& ctx, const E
         respond(problem_response(req, parsed.problem()));
         return;
       }
+      // The subscription belongs to the caller's tenant (stored, so it survives restarts).
+      if (cfg->auth.multi_tenant && req.principal) parsed->record.tenant = req.principal->tenant;
       // The request is gone once the handler returns: carry what the answer needs.
       std::string path = req.path;
       while (path.size() > 1 && path.back() == '/') path.pop_back();
@@ -203,10 +221,16 @@ void register_subscription_routes(Router& router, const ApiContext& ctx, const E
     });
 
     router.add_async(Method::del, base + "/{" + param + "}",
-                     [service, ev, kind](const http::Request& req, const PathParams& p, Responder respond) {
+                     [service, ev, kind, cfg](const http::Request& req, const PathParams& p, Responder respond) {
                        std::string id = p.get(kind->id_attribute);
                        if (!is_uuid(id)) {
                          respond(problem_response(req, 400, kind->id_attribute + " '" + id + "' is not a valid UUID"));
+                         return;
+                       }
+                       // Another tenant's subscription answers as if it did not exist.
+                       auto existing = service->find(lower(id));
+                       if (existing && !visible(*existing, tenant_scope(req, *cfg))) {
+                         respond(problem_response(req, 404, "no subscription with " + kind->id_attribute + " " + id));
                          return;
                        }
                        auto shell = std::make_shared<http::Request>();

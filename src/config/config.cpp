@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "o2gw/auth.hpp"
 #include "o2gw/uuid.hpp"
 
 namespace o2gw {
@@ -227,7 +228,8 @@ void apply_env(nlohmann::json& doc, char** env) {
     // O2GW_SERVICE_HOST, O2GW_PORT... for a Service called o2gw, and those must not fail start-up.
     static constexpr std::string_view kSections[] = {"server", "ocloud", "log",     "data_dir",
                                                      "registry", "adapters", "query",
-                                                     "subscriptions", "webhooks", "alarms"};
+                                                     "subscriptions", "webhooks", "alarms",
+                                                     "auth", "rate_limit", "audit"};
     std::string_view head = std::string_view(name).substr(0, name.find("__"));
     if (std::find(std::begin(kSections), std::end(kSections), head) == std::end(kSections)) continue;
     std::vector<std::string> parts;
@@ -381,6 +383,211 @@ void parse_alarms(SectionReader& root, AlarmsConfig& out) {
   r.finish();
 }
 
+// "10.0.0.0/8", "::1", "192.0.2.7/32".
+bool valid_address_or_cidr(const std::string& text) {
+  std::string addr = text;
+  auto slash = text.find('/');
+  int max_bits = 32;
+  unsigned char buf[16];
+  if (slash != std::string::npos) addr = text.substr(0, slash);
+  bool v4 = inet_pton(AF_INET, addr.c_str(), buf) == 1;
+  bool v6 = !v4 && inet_pton(AF_INET6, addr.c_str(), buf) == 1;
+  if (!v4 && !v6) return false;
+  if (v6) max_bits = 128;
+  if (slash == std::string::npos) return true;
+  std::string bits = text.substr(slash + 1);
+  if (bits.empty() || bits.size() > 3 || !std::all_of(bits.begin(), bits.end(), ::isdigit)) return false;
+  return std::stoi(bits) <= max_bits;
+}
+
+std::vector<std::string> role_list(SectionReader& r, const std::string& key) {
+  auto names = string_list(r, key);
+  (void)parse_roles(names, r.path(key));  // throws on an unknown role
+  return names;
+}
+
+void parse_tls(SectionReader& server, TlsServerConfig& out) {
+  SectionReader t(server.object("tls"), "server.tls");
+  out.cert_file = t.string("cert_file", "");
+  out.key_file = t.string("key_file", "");
+  out.enabled = !out.cert_file.empty();
+  if (out.enabled && out.key_file.empty()) throw ConfigError(t.path("key_file"), "is required with cert_file");
+  if (!out.enabled && !out.key_file.empty()) throw ConfigError(t.path("cert_file"), "is required with key_file");
+  out.min_version = t.string("min_version", "1.3");
+  if (out.min_version != "1.3" && out.min_version != "1.2") {
+    throw ConfigError(t.path("min_version"), "must be \"1.3\" or \"1.2\", got '" + out.min_version + "'");
+  }
+  out.ciphersuites = t.string("ciphersuites", out.ciphersuites);
+  out.ciphers = t.string("ciphers", out.ciphers);
+  std::string mode = t.string("client_auth", "off");
+  if (mode == "off") {
+    out.client_auth = TlsServerConfig::ClientAuth::off;
+  } else if (mode == "optional") {
+    out.client_auth = TlsServerConfig::ClientAuth::optional;
+  } else if (mode == "required") {
+    out.client_auth = TlsServerConfig::ClientAuth::required;
+  } else {
+    throw ConfigError(t.path("client_auth"), "must be off, optional or required, got '" + mode + "'");
+  }
+  out.client_ca_file = t.string("client_ca_file", "");
+  if (out.client_auth != TlsServerConfig::ClientAuth::off && out.client_ca_file.empty()) {
+    throw ConfigError(t.path("client_ca_file"), "is required when client_auth is " + mode);
+  }
+  if (!out.enabled && (out.client_auth != TlsServerConfig::ClientAuth::off)) {
+    throw ConfigError(t.path("client_auth"), "needs TLS (server.tls.cert_file and key_file)");
+  }
+  out.reload_interval = ms(t.integer("reload_interval_ms", 10000, 100, 86400000));
+  out.handshake_timeout = ms(t.integer("handshake_timeout_ms", 10000, 10, 600000));
+  out.hsts_max_age = std::chrono::seconds(t.integer("hsts_max_age_s", 31536000, 0, 2LL * 31536000));
+  t.finish();
+}
+
+void parse_auth(SectionReader& root, AuthConfig& out) {
+  SectionReader a(root.object("auth"), "auth");
+  out.enabled = a.boolean("enabled", false);
+  if (a.has("anonymous_paths")) {
+    out.anonymous_paths = string_list(a, "anonymous_paths");
+    for (std::size_t i = 0; i < out.anonymous_paths.size(); ++i) {
+      if (out.anonymous_paths[i].front() != '/') {
+        throw ConfigError(a.path("anonymous_paths") + "[" + std::to_string(i) + "]", "must be a path starting with /");
+      }
+    }
+  } else {
+    (void)a.array("anonymous_paths");
+  }
+  out.multi_tenant = a.boolean("multi_tenant", false);
+  out.trusted_proxies = string_list(a, "trusted_proxies");
+  for (std::size_t i = 0; i < out.trusted_proxies.size(); ++i) {
+    if (!valid_address_or_cidr(out.trusted_proxies[i])) {
+      throw ConfigError(a.path("trusted_proxies") + "[" + std::to_string(i) + "]",
+                        "must be an IP address or CIDR, got '" + out.trusted_proxies[i] + "'");
+    }
+  }
+  out.proxy_identity_header = a.string("proxy_identity_header", out.proxy_identity_header);
+  if (out.proxy_identity_header.empty()) throw ConfigError(a.path("proxy_identity_header"), "must not be empty");
+
+  const nlohmann::json jwt_section = a.object("jwt");
+  SectionReader j(jwt_section, "auth.jwt");
+  JwtConfig& jwt = out.jwt;
+  jwt.jwks_file = j.string("jwks_file", "");
+  jwt.jwks_url = j.string("jwks_url", "");
+  jwt.enabled = !jwt.jwks_file.empty() || !jwt.jwks_url.empty();
+  if (!jwt.jwks_file.empty() && !jwt.jwks_url.empty()) {
+    throw ConfigError(j.path("jwks_url"), "set jwks_file or jwks_url, not both");
+  }
+  if (!jwt.jwks_url.empty() && jwt.jwks_url.rfind("https://", 0) != 0 && jwt.jwks_url.rfind("http://", 0) != 0) {
+    throw ConfigError(j.path("jwks_url"), "must be an absolute http(s) URL");
+  }
+  jwt.jwks_ca_file = j.string("jwks_ca_file", "");
+  jwt.issuer = j.string("issuer", "");
+  // audience: one string or a list of them.
+  if (jwt_section.contains("audience") && jwt_section["audience"].is_string()) {
+    jwt.audiences.push_back(j.string("audience"));
+  } else {
+    jwt.audiences = string_list(j, "audience");
+  }
+  if (jwt.enabled) {
+    if (jwt.issuer.empty()) throw ConfigError(j.path("issuer"), "is required with a JWKS");
+    if (jwt.audiences.empty()) throw ConfigError(j.path("audience"), "is required with a JWKS");
+  }
+  jwt.jwks_refresh_interval = std::chrono::seconds(j.integer("jwks_refresh_interval_s", 300, 1, 86400));
+  jwt.jwks_min_refresh_interval = std::chrono::seconds(j.integer("jwks_min_refresh_interval_s", 10, 0, 3600));
+  if (j.has("algorithms")) {
+    jwt.algorithms = string_list(j, "algorithms");
+    for (std::size_t i = 0; i < jwt.algorithms.size(); ++i) {
+      if (jwt.algorithms[i] != "RS256" && jwt.algorithms[i] != "ES256") {
+        throw ConfigError(j.path("algorithms") + "[" + std::to_string(i) + "]",
+                          "must be RS256 or ES256, got '" + jwt.algorithms[i] + "'");
+      }
+    }
+    if (jwt.algorithms.empty()) throw ConfigError(j.path("algorithms"), "must name at least one algorithm");
+  } else {
+    (void)j.array("algorithms");
+  }
+  jwt.leeway = std::chrono::seconds(j.integer("leeway_s", 30, 0, 600));
+  jwt.roles_claim = j.string("roles_claim", jwt.roles_claim);
+  if (jwt.roles_claim.empty()) throw ConfigError(j.path("roles_claim"), "must not be empty");
+  {
+    const nlohmann::json map = j.object("role_map");
+    SectionReader m(map, "auth.jwt.role_map");
+    for (const auto& [value, role] : map.items()) {
+      std::string name = m.string(value);
+      (void)parse_roles({name}, m.path(value));
+      jwt.role_map.emplace_back(value, name);
+    }
+    m.finish();
+  }
+  jwt.subject_claim = j.string("subject_claim", jwt.subject_claim);
+  jwt.tenant_claim = j.string("tenant_claim", "");
+  jwt.max_token_bytes = static_cast<std::size_t>(j.integer("max_token_bytes", 8192, 256, 65536));
+  jwt.cache_entries = static_cast<std::size_t>(j.integer("cache_entries", 10000, 0, 10000000));
+  j.finish();
+
+  auto tokens = a.array("api_tokens");
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    std::string key = "auth.api_tokens[" + std::to_string(i) + "]";
+    SectionReader t(tokens[i], key);
+    ApiTokenConfig tc;
+    tc.name = t.string("name");
+    if (tc.name.empty()) throw ConfigError(t.path("name"), "must not be empty");
+    tc.sha256 = t.string("sha256");
+    std::transform(tc.sha256.begin(), tc.sha256.end(), tc.sha256.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (tc.sha256.size() != 64 || !std::all_of(tc.sha256.begin(), tc.sha256.end(), ::isxdigit)) {
+      throw ConfigError(t.path("sha256"), "must be the 64 hex digits of the token's SHA-256 (sha256sum)");
+    }
+    tc.roles = role_list(t, "roles");
+    tc.tenant = t.string("tenant", "");
+    t.finish();
+    out.api_tokens.push_back(std::move(tc));
+  }
+  auto identities = a.array("client_identities");
+  for (std::size_t i = 0; i < identities.size(); ++i) {
+    std::string key = "auth.client_identities[" + std::to_string(i) + "]";
+    SectionReader t(identities[i], key);
+    ClientIdentityConfig ci;
+    ci.subject = t.string("subject", "");
+    ci.san = t.string("san", "");
+    if (ci.subject.empty() == ci.san.empty()) throw ConfigError(key, "set exactly one of subject and san");
+    ci.roles = role_list(t, "roles");
+    ci.tenant = t.string("tenant", "");
+    t.finish();
+    out.client_identities.push_back(std::move(ci));
+  }
+  a.finish();
+  if (out.enabled && !out.jwt.enabled && out.api_tokens.empty() && out.client_identities.empty() &&
+      out.trusted_proxies.empty()) {
+    throw ConfigError("auth", "enabled, but no way to authenticate: set auth.jwt.jwks_file or jwks_url, "
+                              "api_tokens, client_identities or trusted_proxies");
+  }
+}
+
+void parse_rate_limit(SectionReader& root, RateLimitConfig& out) {
+  SectionReader r(root.object("rate_limit"), "rate_limit");
+  out.enabled = r.boolean("enabled", false);
+  auto cls = [&r](const std::string& name, RateLimitClassConfig& c) {
+    SectionReader s(r.object(name), "rate_limit." + name);
+    c.rate = static_cast<double>(s.integer("rate", static_cast<std::int64_t>(c.rate), 0, 1000000));
+    c.burst = static_cast<double>(s.integer("burst", static_cast<std::int64_t>(c.burst), 1, 1000000));
+    s.finish();
+  };
+  cls("read", out.read);
+  cls("write", out.write);
+  cls("admin", out.admin);
+  cls("unauthenticated", out.unauthenticated);
+  out.max_buckets = static_cast<std::size_t>(r.integer("max_buckets", 100000, 16, 100000000));
+  out.idle_evict = std::chrono::seconds(r.integer("idle_evict_s", 600, 1, 86400));
+  r.finish();
+}
+
+void parse_audit(SectionReader& root, AuditConfig& out) {
+  SectionReader r(root.object("audit"), "audit");
+  out.enabled = r.boolean("enabled", true);
+  out.path = r.string("path", "");
+  out.queue_limit = static_cast<std::size_t>(r.integer("queue_limit", 65536, 16, 10000000));
+  r.finish();
+}
+
 void parse_webhooks(SectionReader& root, WebhooksConfig& out) {
   SectionReader r(root.object("webhooks"), "webhooks");
   out.signing_key_dir = r.string("signing_key_dir", "");
@@ -455,7 +662,16 @@ Config parse_config(const nlohmann::json& doc) {
   cfg.server.idle_timeout = ms(timeouts.integer("idle_ms", 60000, 10, 3600000));
   cfg.server.write_timeout = ms(timeouts.integer("write_ms", 30000, 10, 3600000));
   timeouts.finish();
+  parse_tls(server, cfg.server.tls);
+  std::string ops = server.string("ops_listen", "");
+  if (!ops.empty()) {
+    cfg.server.ops_enabled = true;
+    std::tie(cfg.server.ops_listen_address, cfg.server.ops_port) = split_listen(ops, "server.ops_listen");
+  }
   server.finish();
+  parse_auth(root, cfg.auth);
+  parse_rate_limit(root, cfg.rate_limit);
+  parse_audit(root, cfg.audit);
 
   SectionReader ocloud(root.object("ocloud"), "ocloud");
   cfg.ocloud.name = ocloud.string("name", cfg.ocloud.name);

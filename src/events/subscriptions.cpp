@@ -9,11 +9,27 @@
 #include <thread>
 
 #include "o2gw/events.hpp"
+#include "o2gw/security.hpp"
 #include "o2gw/inventory.hpp"
 #include "o2gw/metrics.hpp"
 #include "o2gw/uuid.hpp"
 
 namespace o2gw {
+
+namespace {
+
+// Notifications reach every subscriber whatever its role, so a deployment
+// manager's credentials (profileData secrets) never travel in them; a deployer
+// reads them from the API.
+std::string notifiable_json(Kind kind, const std::string& json) {
+  if (kind != Kind::deployment_manager || json.find("profileData") == std::string::npos) return json;
+  auto doc = nlohmann::json::parse(json, nullptr, false);
+  if (doc.is_discarded()) return json;
+  redact_credentials(doc);
+  return doc.dump();
+}
+
+}  // namespace
 
 namespace {
 
@@ -132,8 +148,10 @@ SubscriptionService::CreateResult SubscriptionService::create(SubscriptionRecord
   std::lock_guard lock(mu_);
   auto current = std::atomic_load(&snapshot_);
   for (const auto& s : *current) {
-    // "The same subscription": same callback and the same filter (compared in canonical form).
-    if (s->record.callback == record.callback && s->filter.canonical() == filter.canonical()) {
+    // "The same subscription": same tenant, callback and filter (compared in canonical form).
+    // Another tenant's subscription is invisible, so it is never a duplicate.
+    if (s->record.tenant == record.tenant && s->record.callback == record.callback &&
+        s->filter.canonical() == filter.canonical()) {
       return Problem{duplicate_status, std::string(reason_phrase(duplicate_status)),
                      "a subscription with the same callback and filter already exists: " + s->record.id};
     }
@@ -301,7 +319,7 @@ void InventoryNotifier::on_changes(std::span<const Change> changes) {
       digests.removals.push_back(std::move(key));
       cand.type = 2;
       cand.state = c.prior.get();
-      cand.prior_json = c.prior->json;
+      cand.prior_json = notifiable_json(c.kind, c.prior->json);
     } else {
       const std::int64_t d = digest_of(c.post->json);
       auto it = known_.find(key);
@@ -312,8 +330,8 @@ void InventoryNotifier::on_changes(std::span<const Change> changes) {
         if (it->second.digest == d) continue;
         cand.type = 1;
       }
-      if (c.prior) cand.prior_json = c.prior->json;
-      cand.post_json = c.post->json;
+      if (c.prior) cand.prior_json = notifiable_json(c.kind, c.prior->json);
+      cand.post_json = notifiable_json(c.kind, c.post->json);
       cand.state = c.post.get();
       known_[key] = Known{c.kind, c.id, obj->source, d, cand.object_ref};
       digests.upserts.push_back({std::move(key), obj->source, d, cand.object_ref});

@@ -8,6 +8,8 @@
 
 #include <chrono>
 
+#include "o2gw/auth.hpp"
+
 namespace o2gw {
 
 namespace {
@@ -33,6 +35,35 @@ void setup_logging(const std::string& level) {
   spdlog::flush_every(std::chrono::seconds(1));
 }
 
+namespace {
+
+// A token sent in the query string is refused, but the request is still
+// logged: blank the value so the refused credential does not land in the log.
+std::string loggable_target(const std::string& target) {
+  auto q = target.find('?');
+  if (q == std::string::npos || target.find("access_token", q) == std::string::npos) return target;
+  std::string out = target.substr(0, q + 1);
+  std::string_view rest = std::string_view(target).substr(q + 1);
+  bool first = true;
+  while (!rest.empty() || first) {
+    auto amp = rest.find('&');
+    std::string_view param = rest.substr(0, amp);
+    if (!first) out += '&';
+    first = false;
+    auto eq = param.find('=');
+    if (param.substr(0, eq) == "access_token" && eq != std::string_view::npos) {
+      out += "access_token=REDACTED";
+    } else {
+      out += param;
+    }
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
 void log_access(const http::Request& req, const http::Response& res, double seconds, std::string_view peer) {
   auto& logger = access_logger();
   if (!logger) return;
@@ -43,12 +74,13 @@ void log_access(const http::Request& req, const http::Response& res, double seco
       {"requestId", req.request_id},
       {"peer", peer},
       {"method", req.method_text},
-      {"target", req.target},
+      {"target", loggable_target(req.target)},
       {"route", res.route},
       {"status", res.status},
       {"bytes", res.body.size()},
       {"durationUs", static_cast<long long>(seconds * 1e6)},
   };
+  if (req.principal) line["subject"] = req.principal->subject;
   logger->info(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 

@@ -73,6 +73,45 @@ struct Metrics::Impl {
       prometheus::BuildGauge().Name("o2gw_alarms_active").Help("Alarms raised and not cleared").Register(*registry);
   prometheus::Gauge& active_alarms = active_alarms_family.Add({});
 
+  prometheus::Family<prometheus::Counter>& auth_failures =
+      prometheus::BuildCounter()
+          .Name("o2gw_auth_failures_total")
+          .Help("Requests refused by authentication (401/400), by reason")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& forbidden_family =
+      prometheus::BuildCounter()
+          .Name("o2gw_authz_denied_total")
+          .Help("Requests refused by authorization (403)")
+          .Register(*registry);
+  prometheus::Counter& forbidden = forbidden_family.Add({});
+  prometheus::Family<prometheus::Counter>& rate_limited =
+      prometheus::BuildCounter()
+          .Name("o2gw_rate_limited_total")
+          .Help("Requests refused by the rate limiter (429), by route class")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& rate_buckets_family =
+      prometheus::BuildGauge()
+          .Name("o2gw_rate_limit_buckets")
+          .Help("Token buckets held by the rate limiter")
+          .Register(*registry);
+  prometheus::Gauge& rate_buckets = rate_buckets_family.Add({});
+  prometheus::Family<prometheus::Counter>& audit_dropped_family =
+      prometheus::BuildCounter()
+          .Name("o2gw_audit_dropped_total")
+          .Help("Audit records dropped because the writer fell behind")
+          .Register(*registry);
+  prometheus::Counter& audit_dropped = audit_dropped_family.Add({});
+  prometheus::Family<prometheus::Counter>& tls_events =
+      prometheus::BuildCounter()
+          .Name("o2gw_tls_events_total")
+          .Help("TLS certificate reloads and handshake failures, by event")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& jwks_refreshes =
+      prometheus::BuildCounter()
+          .Name("o2gw_jwks_refreshes_total")
+          .Help("JWKS loads by outcome")
+          .Register(*registry);
+
   prometheus::Family<prometheus::Counter>& notifications =
       prometheus::BuildCounter()
           .Name("o2gw_notifications_total")
@@ -184,6 +223,32 @@ void Metrics::count_alarm(std::string_view event) {
 }
 
 void Metrics::set_active_alarms(double n) { impl_->active_alarms.Set(n); }
+
+void Metrics::count_auth_failure(std::string_view reason) {
+  std::lock_guard lock(impl_->mu);
+  impl_->auth_failures.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::count_forbidden() { impl_->forbidden.Increment(); }
+
+void Metrics::count_rate_limited(std::string_view route_class) {
+  std::lock_guard lock(impl_->mu);
+  impl_->rate_limited.Add({{"class", std::string(route_class)}}).Increment();
+}
+
+void Metrics::set_rate_limit_buckets(double n) { impl_->rate_buckets.Set(n); }
+
+void Metrics::count_audit_dropped() { impl_->audit_dropped.Increment(); }
+
+void Metrics::count_tls_event(std::string_view event) {
+  std::lock_guard lock(impl_->mu);
+  impl_->tls_events.Add({{"event", std::string(event)}}).Increment();
+}
+
+void Metrics::count_jwks_refresh(std::string_view outcome) {
+  std::lock_guard lock(impl_->mu);
+  impl_->jwks_refreshes.Add({{"outcome", std::string(outcome)}}).Increment();
+}
 
 void Metrics::set_outbox_depth(const std::string& subscription_id, double n) {
   std::lock_guard lock(impl_->mu);

@@ -138,7 +138,10 @@ http::Response Router::dispatch(const http::Request& req) const {
 }
 
 void Router::dispatch_async(const http::Request& req, Responder done) const {
-  Match m = match(req.method, req.path);
+  dispatch_matched(req, match(req.method, req.path), std::move(done));
+}
+
+void Router::dispatch_matched(const http::Request& req, Match m, Responder done) const {
   if (m.outcome == Outcome::matched && m.async_handler != nullptr) {
     std::string_view route = m.route;
     (*m.async_handler)(req, m.params, [route, done = std::move(done)](http::Response r) {

@@ -10,7 +10,9 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -26,6 +28,7 @@
 #include "o2gw/problem.hpp"
 #include "o2gw/server.hpp"
 #include "o2gw/uuid.hpp"
+#include "tls_context.hpp"
 
 namespace o2gw {
 
@@ -34,10 +37,32 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+template <typename Stream>
+constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
+
+// Set on every response the session writes; a header the handler set wins.
+// Static strings: this runs for every response on the hot path.
+constexpr std::string_view kNoSniff = "nosniff";
+constexpr std::string_view kNoStore = "no-store";
+constexpr std::string_view kCsp = "default-src 'none'; frame-ancestors 'none'";
+constexpr std::string_view kDeny = "DENY";
+constexpr std::string_view kNoReferrer = "no-referrer";
+
+void set_security_headers(bhttp::response<bhttp::string_body>& out, std::string_view hsts) {
+  out.set("X-Content-Type-Options", kNoSniff);
+  out.set(bhttp::field::cache_control, kNoStore);
+  out.set("Content-Security-Policy", kCsp);
+  out.set(bhttp::field::x_frame_options, kDeny);
+  out.set("Referrer-Policy", kNoReferrer);
+  if (!hsts.empty()) out.set(bhttp::field::strict_transport_security, hsts);
+}
 
 bool valid_request_id(std::string_view id) {
   if (id.empty() || id.size() > 200) return false;
@@ -66,7 +91,7 @@ ReadFailure classify(const beast::error_code& ec, const ServerConfig& cfg) {
   }
   if (ec == beast::error::timeout) return {408, "timeout", "the request was not received in time"};
   if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::operation_aborted ||
-      ec == asio::error::connection_reset) {
+      ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated) {
     return {};
   }
   if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
@@ -155,29 +180,84 @@ auto wait_for(ResponseSlot* slot) {
 // owns the io_context, so a shared_ptr inside a pending handler would be a cycle
 // (and a leak) once run() has returned with work still queued.
 struct HttpServer::Impl {
-  struct Conn {
-    explicit Conn(tcp::socket s) : stream(std::move(s)) {}
-    beast::tcp_stream stream;
+  // What shutdown needs of a connection, whatever its stream type.
+  struct ConnBase {
+    virtual ~ConnBase() = default;
+    virtual asio::any_io_executor executor() = 0;
+    virtual void cancel() = 0;  // on the connection's strand
     std::atomic<bool> busy{false};
     bool timed_out = false;  // set by the request deadline timer, on the connection's strand
-    std::string peer;
+    std::shared_ptr<http::ConnectionInfo> info;
   };
 
-  Impl(ServerConfig c, ServerHooks h) : cfg(std::move(c)), hooks(std::move(h)) {}
+  template <typename Stream>
+  struct Conn : ConnBase {
+    explicit Conn(tcp::socket s)
+      requires(!kIsTls<Stream>)
+        : stream(std::move(s)) {}
+    Conn(tcp::socket s, tls::SslContextPtr ctx)
+      requires kIsTls<Stream>
+        : ssl_context(std::move(ctx)), stream(std::move(s), *ssl_context) {}
+    // Declared before the stream: the context outlives the SSL object made from it,
+    // even when a reload has swapped in a newer one.
+    tls::SslContextPtr ssl_context;
+    Stream stream;
+    beast::tcp_stream& transport() { return beast::get_lowest_layer(stream); }
+    asio::any_io_executor executor() override { return transport().get_executor(); }
+    void cancel() override { transport().cancel(); }
+  };
+
+  Impl(ServerConfig c, ServerHooks h) : cfg(std::move(c)), hooks(std::move(h)) {
+    if (cfg.tls.enabled) {
+      hsts_value = "max-age=" + std::to_string(cfg.tls.hsts_max_age.count()) + "; includeSubDomains";
+    }
+  }
 
   ServerConfig cfg;
   ServerHooks hooks;
+  std::string hsts_value;  // empty without TLS
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
+  tcp::acceptor ops_acceptor{ioc};
+  std::uint16_t bound_ops_port = 0;
+  std::unique_ptr<tls::ReloadingTlsContext> tls_context;
+  // The reload timer lives on its own strand: shutdown cancels it from another thread.
+  asio::strand<asio::io_context::executor_type> reload_strand{ioc.get_executor()};
+  asio::steady_timer reload_timer{reload_strand};
   asio::signal_set signals{ioc};
   asio::steady_timer drain_deadline{ioc};
   std::atomic<bool> draining{false};
   std::mutex conns_mu;
-  std::unordered_set<std::shared_ptr<Conn>> conns;
+  std::unordered_set<std::shared_ptr<ConnBase>> conns;
 
-  asio::awaitable<void> accept_loop() {
+  void tls_event(std::string_view event) {
+    if (hooks.tls_event) hooks.tls_event(event);
+  }
+
+  template <typename Stream, typename... Args>
+  void start_session(tcp::socket sock, bool ops_listener, Args&&... stream_args) {
+    beast::error_code opt_ec;
+    sock.set_option(tcp::no_delay(true), opt_ec);
+    auto info = std::make_shared<http::ConnectionInfo>();
+    info->tls = kIsTls<Stream>;
+    info->ops_listener = ops_listener;
+    auto ep = sock.remote_endpoint(opt_ec);
+    if (!opt_ec) {
+      info->peer_ip = ep.address().to_string();
+      info->peer = info->peer_ip + ":" + std::to_string(ep.port());
+    }
+    auto conn = std::make_shared<Conn<Stream>>(std::move(sock), std::forward<Args>(stream_args)...);
+    conn->info = std::move(info);
+    {
+      std::lock_guard lock(conns_mu);
+      conns.insert(conn);
+    }
+    asio::co_spawn(conn->executor(), session<Stream>(conn), asio::detached);
+  }
+
+  asio::awaitable<void> accept_loop(tcp::acceptor& from, bool ops_listener) {
     while (!draining) {
-      auto [ec, sock] = co_await acceptor.async_accept(asio::make_strand(ioc), kTuple);
+      auto [ec, sock] = co_await from.async_accept(asio::make_strand(ioc), kTuple);
       if (ec) {
         if (draining || ec == asio::error::operation_aborted) co_return;
         spdlog::warn("accept failed: {}", ec.message());
@@ -186,20 +266,42 @@ struct HttpServer::Impl {
         co_await t.async_wait(kTuple);
         continue;
       }
-      beast::error_code opt_ec;
-      sock.set_option(tcp::no_delay(true), opt_ec);
-      auto conn = std::make_shared<Conn>(std::move(sock));
-      auto ep = conn->stream.socket().remote_endpoint(opt_ec);
-      if (!opt_ec) conn->peer = ep.address().to_string() + ":" + std::to_string(ep.port());
-      {
-        std::lock_guard lock(conns_mu);
-        conns.insert(conn);
+      if (tls_context && !ops_listener) {
+        // The newest context: connections accepted after a reload get the new certificate.
+        start_session<TlsStream>(std::move(sock), false, tls_context->current());
+      } else {
+        start_session<PlainStream>(std::move(sock), ops_listener);
       }
-      asio::co_spawn(conn->stream.get_executor(), session(conn), asio::detached);
     }
   }
 
-  asio::awaitable<void> write_problem(Conn& conn, int status, std::string_view instance, std::string detail) {
+  asio::awaitable<void> reload_loop() {
+    while (!draining) {
+      reload_timer.expires_after(cfg.tls.reload_interval);
+      auto [ec] = co_await reload_timer.async_wait(kTuple);
+      if (ec || draining) co_return;
+      std::string error;
+      switch (tls_context->reload_if_changed(error)) {
+        case tls::ReloadingTlsContext::Reload::unchanged:
+          break;
+        case tls::ReloadingTlsContext::Reload::reloaded:
+          spdlog::info("TLS certificate reloaded from {}", cfg.tls.cert_file.string());
+          tls_event("reload_ok");
+          break;
+        case tls::ReloadingTlsContext::Reload::failed:
+          spdlog::error("TLS certificate reload failed, keeping the previous one: {}", error);
+          tls_event("reload_failed");
+          break;
+      }
+    }
+  }
+
+  std::string_view hsts_for(const ConnBase& conn) const {
+    return conn.info->tls ? std::string_view(hsts_value) : std::string_view();
+  }
+
+  template <typename Stream>
+  asio::awaitable<void> write_problem(Conn<Stream>& conn, int status, std::string_view instance, std::string detail) {
     std::string rid = Uuid::v4().str();
     http::Response p = problem_response(instance, rid, status, std::move(detail));
     bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(status), 11};
@@ -207,35 +309,90 @@ struct HttpServer::Impl {
     out.set(bhttp::field::server, "o2gw");
     out.set(bhttp::field::content_type, p.content_type);
     out.set("X-Request-Id", rid);
+    set_security_headers(out, hsts_for(conn));
     out.keep_alive(false);
     out.body() = std::move(p.body);
     out.prepare_payload();
-    conn.stream.expires_after(std::chrono::seconds(2));
+    conn.transport().expires_after(std::chrono::seconds(2));
     co_await bhttp::async_write(conn.stream, out, kTuple);
   }
 
-  asio::awaitable<void> session(std::shared_ptr<Conn> conn) {
+  // The TLS handshake under its own deadline; false when the connection is unusable.
+  asio::awaitable<bool> handshake(Conn<TlsStream>& conn) {
+    conn.transport().expires_after(cfg.tls.handshake_timeout);
+    auto [ec] = co_await conn.stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+    if (!ec) {
+      tls::fill_client_identity(conn.stream.native_handle(), *conn.info);
+      co_return true;
+    }
+    if (ec == beast::error::timeout) {
+      spdlog::debug("TLS handshake from {} timed out", conn.info->peer);
+      tls_event("handshake_timeout");
+    } else if (ec != asio::error::eof && ec != asio::error::connection_reset &&
+               ec != asio::error::operation_aborted) {
+      // A client that closes before saying anything is not a failed negotiation.
+      spdlog::debug("TLS handshake from {} failed: {}", conn.info->peer, ec.message());
+      tls_event("handshake_failed");
+    }
+    co_return false;
+  }
+
+  template <typename Stream>
+  asio::awaitable<void> session(std::shared_ptr<Conn<Stream>> conn) {
     auto& stream = conn->stream;
+    auto& lowest = conn->transport();
+    bool usable = true;
+    if constexpr (kIsTls<Stream>) usable = co_await handshake(*conn);
+    if (usable) co_await serve_requests(conn);
+    if constexpr (kIsTls<Stream>) {
+      if (usable) {
+        // Sends close_notify without waiting for the peer's (RFC 8446 6.1 allows
+        // it): an idle client must not hold up the close or a drain.
+        SSL* ssl = stream.native_handle();
+        SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
+        lowest.expires_after(std::chrono::seconds(1));
+        co_await stream.async_shutdown(kTuple);
+      }
+    }
+    beast::error_code ec;
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest.close();
+    bool last = false;
+    {
+      std::lock_guard lock(conns_mu);
+      conns.erase(conn);
+      last = conns.empty();
+    }
+    if (last && draining) ioc.stop();
+  }
+
+  template <typename Stream>
+  asio::awaitable<void> serve_requests(std::shared_ptr<Conn<Stream>> conn) {
+    auto& stream = conn->stream;
+    auto& lowest = conn->transport();
+    const std::shared_ptr<const http::ConnectionInfo> info = conn->info;
+    const std::string_view peer = info->peer;
+    const std::string_view hsts = hsts_for(*conn);
     beast::flat_buffer buf;
     // Header and body deadlines use a timer that cancels the read but leaves the
     // socket open (tcp_stream's own expiry closes it), so the client can get a 408.
-    asio::steady_timer request_deadline(stream.get_executor());
+    asio::steady_timer request_deadline(lowest.get_executor());
     auto arm = [&](std::chrono::milliseconds d) {
-      stream.expires_never();
+      lowest.expires_never();
       conn->timed_out = false;
       request_deadline.expires_after(d);
       request_deadline.async_wait([conn](beast::error_code e) {
         if (e) return;
         conn->timed_out = true;
         beast::error_code ignored;
-        conn->stream.socket().cancel(ignored);
+        conn->transport().socket().cancel(ignored);
       });
     };
     for (;;) {
       if (draining) break;
       if (buf.size() == 0) {
         // Between requests only the idle timeout applies; header timing starts at the first byte.
-        stream.expires_after(cfg.idle_timeout);
+        lowest.expires_after(cfg.idle_timeout);
         auto [ec, n] = co_await stream.async_read_some(buf.prepare(4096), kTuple);
         if (ec) break;
         buf.commit(n);
@@ -257,7 +414,7 @@ struct HttpServer::Impl {
       if (ec == asio::error::operation_aborted && conn->timed_out) ec = beast::error::timeout;
       if (ec) {
         ReadFailure f = classify(ec, cfg);
-        if (!f.reason.empty() && hooks.rejected) hooks.rejected(f.status, f.reason, conn->peer);
+        if (!f.reason.empty() && hooks.rejected) hooks.rejected(f.status, f.reason, peer);
         if (f.status != 0) {
           // Beast consumes the request line before the fields, so the target is
           // usually known even when the fields were too large; else look at the bytes.
@@ -270,6 +427,7 @@ struct HttpServer::Impl {
       auto start = Clock::now();
       auto& msg = parser.get();
       http::Request req;
+      req.conn = info;
       req.method_text = std::string(msg.method_string());
       req.method = http::parse_method(req.method_text);
       req.target = std::string(msg.target());
@@ -324,6 +482,7 @@ struct HttpServer::Impl {
       out.set(bhttp::field::server, "o2gw");
       if (!res.body.empty() || res.status != 204) out.set(bhttp::field::content_type, res.content_type);
       out.set("X-Request-Id", req.request_id);
+      set_security_headers(out, hsts);
       for (auto& h : res.headers) out.set(h.name, h.value);
       out.keep_alive(keep_alive);
       if (req.method == http::Method::head) {
@@ -332,7 +491,7 @@ struct HttpServer::Impl {
         out.body() = std::move(res.body);
         out.prepare_payload();
       }
-      stream.expires_after(cfg.write_timeout);
+      lowest.expires_after(cfg.write_timeout);
       auto [wec, wn] = co_await bhttp::async_write(stream, out, kTuple);
       double seconds = std::chrono::duration<double>(Clock::now() - start).count();
       // Hand the bytes back so the access log and metrics see what was sent.
@@ -341,20 +500,10 @@ struct HttpServer::Impl {
       } else {
         res.body = std::move(out.body());
       }
-      if (hooks.completed) hooks.completed(req, res, seconds, conn->peer);
+      if (hooks.completed) hooks.completed(req, res, seconds, peer);
       conn->busy = false;
       if (wec || !keep_alive) break;
     }
-    beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream.close();
-    bool last = false;
-    {
-      std::lock_guard lock(conns_mu);
-      conns.erase(conn);
-      last = conns.empty();
-    }
-    if (last && draining) ioc.stop();
   }
 
   void begin_shutdown() {
@@ -363,7 +512,9 @@ struct HttpServer::Impl {
     if (hooks.shutdown_started) hooks.shutdown_started();
     beast::error_code ec;
     acceptor.close(ec);
-    std::vector<std::shared_ptr<Conn>> snapshot;
+    ops_acceptor.close(ec);
+    asio::post(reload_strand, [this] { reload_timer.cancel(); });
+    std::vector<std::shared_ptr<ConnBase>> snapshot;
     {
       std::lock_guard lock(conns_mu);
       snapshot.assign(conns.begin(), conns.end());
@@ -375,8 +526,8 @@ struct HttpServer::Impl {
     for (auto& c : snapshot) {
       // Idle keep-alive connections are closed now; busy ones finish their response first.
       // Checked on the connection's strand, so a request that just arrived is not cut short.
-      asio::post(c->stream.get_executor(), [c] {
-        if (!c->busy) c->stream.cancel();
+      asio::post(c->executor(), [c] {
+        if (!c->busy) c->cancel();
       });
     }
     drain_deadline.expires_after(cfg.shutdown_grace);
@@ -398,16 +549,36 @@ HttpServer::HttpServer(ServerConfig cfg, ServerHooks hooks)
 
 HttpServer::~HttpServer() = default;
 
-std::uint16_t HttpServer::listen() {
-  auto& a = impl_->acceptor;
-  auto addr = asio::ip::make_address(impl_->cfg.listen_address);
-  tcp::endpoint ep(addr, impl_->cfg.port);
+namespace {
+
+void bind_and_listen(tcp::acceptor& a, const std::string& address, std::uint16_t port) {
+  tcp::endpoint ep(asio::ip::make_address(address), port);
   a.open(ep.protocol());
   a.set_option(asio::socket_base::reuse_address(true));
   a.bind(ep);
   a.listen(asio::socket_base::max_listen_connections);
-  return a.local_endpoint().port();
 }
+
+}  // namespace
+
+std::uint16_t HttpServer::listen() {
+  auto& impl = *impl_;
+  if (impl.cfg.tls.enabled) {
+    // Before binding: a gateway that cannot serve TLS must not take the port.
+    auto ctx = std::make_unique<tls::ReloadingTlsContext>(impl.cfg.tls);
+    std::string error;
+    if (!ctx->load(error)) throw std::runtime_error("TLS: " + error);
+    impl.tls_context = std::move(ctx);
+  }
+  bind_and_listen(impl.acceptor, impl.cfg.listen_address, impl.cfg.port);
+  if (impl.cfg.ops_enabled) {
+    bind_and_listen(impl.ops_acceptor, impl.cfg.ops_listen_address, impl.cfg.ops_port);
+    impl.bound_ops_port = impl.ops_acceptor.local_endpoint().port();
+  }
+  return impl.acceptor.local_endpoint().port();
+}
+
+std::uint16_t HttpServer::ops_port() const { return impl_->bound_ops_port; }
 
 void HttpServer::run() {
   Impl* impl = impl_.get();
@@ -422,7 +593,11 @@ void HttpServer::run() {
       if (!ec2) impl->ioc.stop();
     });
   });
-  asio::co_spawn(impl->ioc, impl->accept_loop(), asio::detached);
+  asio::co_spawn(impl->ioc, impl->accept_loop(impl->acceptor, false), asio::detached);
+  if (impl->ops_acceptor.is_open()) {
+    asio::co_spawn(impl->ioc, impl->accept_loop(impl->ops_acceptor, true), asio::detached);
+  }
+  if (impl->tls_context) asio::co_spawn(impl->reload_strand, impl->reload_loop(), asio::detached);
   unsigned n = impl->cfg.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : impl->cfg.threads;
   std::vector<std::jthread> threads;
   for (unsigned i = 1; i < n; ++i) threads.emplace_back([impl] { impl->ioc.run(); });

@@ -205,6 +205,7 @@ void GatewayProcess::start() {
     if (Clock::now() >= deadline) fail("no 'listening on' line within the start timeout");
     std::this_thread::sleep_for(5ms);
   }
+  if (options_.ready_on_ops_port && ops_port() == 0) fail("no 'ops listener on' line within the start timeout");
   if (options_.wait_ready) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (!wait_ready(std::max(left, 100ms))) fail("GET /readyz did not answer 200 within the start timeout");
@@ -219,12 +220,27 @@ GatewayProcess::~GatewayProcess() {
   kill();
 }
 
+std::uint16_t GatewayProcess::ops_port() {
+  static const std::regex kOpsListening(R"(ops listener on \S+:(\d+))");
+  if (ops_port_ != 0) return ops_port_;
+  eventually(
+      [&] {
+        std::smatch m;
+        std::string text = log();
+        if (std::regex_search(text, m, kOpsListening)) ops_port_ = static_cast<std::uint16_t>(std::stoi(m[1].str()));
+        return ops_port_ != 0 || !running();
+      },
+      options_.start_timeout, 5ms);
+  return ops_port_;
+}
+
 bool GatewayProcess::wait_ready(std::chrono::milliseconds timeout) {
+  std::uint16_t probe_port = options_.ready_on_ops_port ? ops_port() : port_;
   return eventually(
       [&] {
         if (!running()) return false;
         try {
-          HttpConnection conn(port_, 1000ms);
+          HttpConnection conn(probe_port, 1000ms);
           return conn.get("/readyz", {{"Connection", "close"}}).status == 200;
         } catch (const HttpClientError&) {
           return false;

@@ -64,6 +64,9 @@ struct GatewayOptions {
   std::optional<std::filesystem::path> data_dir{};
   // Wait until GET /readyz answers 200 before returning.
   bool wait_ready = true;
+  // Probe /readyz on the plain ops listener (server.ops_listen) instead of the
+  // API port, e.g. when the API port speaks TLS. The config must enable it.
+  bool ready_on_ops_port = false;
   std::chrono::milliseconds start_timeout = 10s;
 };
 
@@ -77,6 +80,9 @@ class GatewayProcess {
   GatewayProcess& operator=(const GatewayProcess&) = delete;
 
   [[nodiscard]] std::uint16_t port() const { return port_; }
+  // The ops listener's port, from the "ops listener on <addr>:<port>" log line
+  // (waited for up to the start timeout); 0 when the gateway never logs it.
+  [[nodiscard]] std::uint16_t ops_port();
   [[nodiscard]] pid_t pid() const { return pid_; }
   // The temp directory holding the config, the data dir and the captured logs.
   [[nodiscard]] const std::filesystem::path& dir() const { return dir_.path(); }
@@ -108,6 +114,7 @@ class GatewayProcess {
   pid_t pid_ = -1;
   std::optional<int> exit_code_;
   std::uint16_t port_ = 0;
+  std::uint16_t ops_port_ = 0;
 };
 
 // A helper program run for a test (a webhook receiver, a fake back end), with

@@ -38,6 +38,7 @@
 #include "o2gw/query.hpp"
 #include "o2gw/registry.hpp"
 #include "o2gw/router.hpp"
+#include "o2gw/security.hpp"
 #include "o2gw/uuid.hpp"
 
 namespace o2gw {
@@ -584,6 +585,50 @@ TEST(OpenApiCoverage, EveryRouteIsDocumentedAndEveryOperationIsRouted) {
   EXPECT_TRUE(undocumented.empty()) << "routes served but missing from " << kSpecPath << ":" << join(undocumented);
   EXPECT_TRUE(unserved.empty()) << "operations in " << kSpecPath
                                 << " that no route serves (HEAD is implied by GET, never listed):" << join(unserved);
+}
+
+// Each route declares its roles (src/auth/route_policy.cpp); the document says
+// the same in x-o2gw-roles, anonymous operations say `security: []`, and no
+// served route falls through to the admin-only default by accident.
+TEST(OpenApiCoverage, EveryOperationDocumentsTheRolesItsRouteRequires) {
+  OpenApiDocument doc;
+  RoutedGateway gw;
+  std::set<std::string> checked;
+  for (const auto& op : doc.operations()) {
+    const std::string where = op.method + " " + op.path;
+    const RouteAccess access = route_access(http::parse_method(op.method), op.path);
+    const YAML::Node roles = child(op.op, "x-o2gw-roles");
+    ASSERT_TRUE(roles.IsDefined() && roles.IsSequence()) << where << " has no x-o2gw-roles";
+    std::vector<std::string> documented;
+    for (const auto& r : roles) documented.push_back(r.Scalar());
+    std::vector<std::string> required;
+    if (!access.anonymous) {
+      std::string joined = access.roles.str();
+      for (std::size_t pos = 0; !joined.empty();) {
+        auto comma = joined.find(',', pos);
+        required.push_back(joined.substr(pos, comma - pos));
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+      }
+    }
+    EXPECT_EQ(documented, required) << where;
+    const YAML::Node security = child(op.op, "security");
+    EXPECT_EQ(access.anonymous, security.IsDefined() && security.IsSequence() && security.size() == 0) << where;
+    if (!access.anonymous) {
+      EXPECT_TRUE(doc.response(op, 401).IsDefined()) << where << " does not document 401";
+      EXPECT_TRUE(doc.response(op, 403).IsDefined()) << where << " does not document 403";
+    }
+    EXPECT_TRUE(doc.response(op, 429).IsDefined()) << where << " does not document 429";
+    checked.insert(where);
+  }
+  for (const auto& [method, tmpl] : gw.router.routes()) {
+    const RouteAccess access = route_access(method, tmpl);
+    const bool admin_only = !access.anonymous && access.roles.str() == "admin";
+    const bool admin_area = tmpl.rfind("/admin/", 0) == 0 || tmpl == "/metrics";
+    EXPECT_EQ(admin_only, admin_area) << http::method_name(method) << " " << tmpl
+                                      << ": admin-only routes are the admin area and /metrics, nothing else";
+  }
+  EXPECT_GT(checked.size(), 50u);
 }
 
 TEST(OpenApiCoverage, EmbeddedDocumentIsTheFile) {
