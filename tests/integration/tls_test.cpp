@@ -114,6 +114,40 @@ TEST_F(TlsGatewayTest, MutualTlsRequiredRefusesMissingAndUntrustedCertificates) 
   EXPECT_EQ(http_get(gw.ops_port(), "/readyz").status, 200);
 }
 
+// A verified client certificate is an identity: auth.client_identities maps its
+// subject or a SAN to roles; a verified certificate nobody mapped has no roles.
+TEST_F(TlsGatewayTest, ClientCertificatesAuthenticateThroughIdentityRules) {
+  auto admin = pki_.client_cert("admin", "smo-admin");
+  TestPki::CertOptions reader_options;
+  reader_options.common_name = "smo-reader";
+  reader_options.sans = {"URI:spiffe://o2.example/smo-reader"};
+  auto reader = pki_.issue("reader", reader_options);
+  auto stranger = pki_.client_cert("stranger", "someone-else");
+  GatewayProcess gw(options("    client_auth: optional\n    client_ca_file: " + pki_.ca_file().string() +
+                            "\nauth:\n  enabled: true\n  client_identities:\n"
+                            "    - {subject: \"" + admin.subject + "\", roles: [admin]}\n"
+                            "    - {san: \"URI:spiffe://o2.example/smo-reader\", roles: [reader]}\n"));
+  auto with = [&](const IssuedCert* cert, const std::string& target) {
+    auto o = verified();
+    if (cert != nullptr) {
+      o.cert_file = cert->cert_file;
+      o.key_file = cert->key_file;
+    }
+    auto ex = tls_get(gw.port(), o, target);
+    EXPECT_EQ(ex.outcome, TlsOutcome::ok) << ex.error;
+    return ex.response;
+  };
+  EXPECT_EQ(with(&admin, "/admin/v1/adapters").status, 200);
+  EXPECT_EQ(with(&reader, kInventoryRoot).status, 200);
+  auto forbidden = with(&reader, "/admin/v1/adapters");
+  EXPECT_EQ(forbidden.status, 403) << forbidden.body;
+  EXPECT_NE(forbidden.body.find("the caller has reader"), std::string::npos) << forbidden.body;
+  EXPECT_EQ(with(&stranger, kInventoryRoot).status, 403);
+  auto anonymous = with(nullptr, kInventoryRoot);
+  EXPECT_EQ(anonymous.status, 401) << anonymous.body;
+  EXPECT_EQ(anonymous.header("WWW-Authenticate"), "Bearer realm=\"o2gw\"");
+}
+
 TEST_F(TlsGatewayTest, RotatedCertificateIsServedWithoutRestart) {
   GatewayProcess gw(options("    reload_interval_ms: 100\n"));
   auto rotated = pki_.server_cert("rotated");
