@@ -17,4 +17,7 @@ for tool in helm kubectl; do
   install -m 0755 "$found" "tools/bin/$tool"
 done
 tools/bin/helm version --short >&2
-tools/bin/kubectl version --client=true 2>/dev/null | head -n 1 >&2
+# Not piped into head: under pipefail, kubectl killed by SIGPIPE after head exits
+# would fail the whole fetch (it did, once, in CI).
+kubectl_version=$(tools/bin/kubectl version --client=true 2>/dev/null)
+echo "${kubectl_version%%$'\n'*}" >&2
