@@ -14,6 +14,7 @@
 #include "support/gateway_process.hpp"
 #include "support/http_client.hpp"
 #include "support/jwt_issuer.hpp"
+#include "support/webhook_receiver.hpp"
 
 namespace o2gw::test {
 namespace {
@@ -51,7 +52,8 @@ class AuthTest : public ::testing::Test {
     issuer_->add_key("ec-1", JwtIssuer::KeyType::ec);
     files_ = std::make_unique<TempDir>();
     jwks_path_ = files_->write("jwks.json", issuer_->jwks());
-    auto inventory = files_->write("inventory.yaml", inventory_with_credentials());
+    inventory_path_ = files_->write("inventory.yaml", inventory_with_credentials());
+    const auto& inventory = inventory_path_;
     std::ostringstream cfg;
     cfg << "auth:\n"
         << "  enabled: true\n"
@@ -78,7 +80,7 @@ class AuthTest : public ::testing::Test {
         << "  admin: {rate: 1, burst: 2}\n"
         << "  unauthenticated: {rate: 10000, burst: 10000}\n"
         << "adapters:\n"
-        << "  - {name: lab, type: file, config: {path: " << inventory.string() << "}}\n";
+        << "  - {name: lab, type: file, config: {path: " << inventory.string() << ", poll_interval_ms: 100}}\n";
     gateway_ = std::make_unique<GatewayProcess>(GatewayOptions{.config_yaml = cfg.str()});
   }
   static void TearDownTestSuite() {
@@ -124,6 +126,7 @@ class AuthTest : public ::testing::Test {
   static inline std::unique_ptr<JwtIssuer> issuer_;
   static inline std::unique_ptr<TempDir> files_;
   static inline std::filesystem::path jwks_path_;
+  static inline std::filesystem::path inventory_path_;
   static inline std::unique_ptr<GatewayProcess> gateway_;
 };
 
@@ -282,6 +285,33 @@ TEST_F(AuthTest, DeploymentManagerCredentialsOnlyForDeployersAndAdmins) {
   EXPECT_EQ(one.body.find(kSecret), std::string::npos);
   auto one_admin = get(kCloud + "/deploymentManagers/" + dm_id, bearer(kAdminToken));
   EXPECT_NE(one_admin.body.find(kSecret), std::string::npos);
+}
+
+// Notifications reach subscribers whatever their role: a deployment manager's
+// change is notified with its credentials blanked, even to a subscriber that is an admin.
+TEST_F(AuthTest, NotificationsNeverCarryDeploymentManagerCredentials) {
+  WebhookReceiver rx(gateway_->dir() / "data" / "signing-keys");
+  auto created = http_request(port(), "POST", kSubscriptions,
+                              {{"Authorization", "Bearer " + kAdminToken}, {"Content-Type", "application/json"}},
+                              json{{"callback", rx.url()}}.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string id = created.json()["subscriptionId"];
+  std::string inv = read_file_text(inventory_path_);
+  const std::string from = "description: Kubernetes cluster running the DU and CU workloads of the Kista site";
+  auto pos = inv.find(from);
+  ASSERT_NE(pos, std::string::npos);
+  inv.replace(pos, from.size(), "description: Kista cluster, changed for the notification test");
+  write_file_atomically(inventory_path_, inv);
+  auto got = rx.wait_posts(1, 5s);
+  ASSERT_FALSE(got.empty());
+  const json& body = got[0].at("body");
+  EXPECT_EQ(body.value("notificationEventType", -1), 1) << body.dump();
+  EXPECT_EQ(body.dump().find(kSecret), std::string::npos) << body.dump();
+  const json& profile = body.at("postObjectState").at("extensions").at("profileData");
+  EXPECT_EQ(profile.value("admin_token", "?"), "");
+  EXPECT_EQ(profile.value("cluster_api_endpoint", ""), "https://api.kista-edge.k8s.example.net:6443");
+  EXPECT_EQ(body.at("priorObjectState").at("extensions").at("profileData").value("admin_token", "?"), "");
+  EXPECT_EQ(http_request(port(), "DELETE", kSubscriptions + "/" + id, bearer(kAdminToken)).status, 200);
 }
 
 TEST_F(AuthTest, TenantsSeeOnlyTheirOwnSubscriptions) {
